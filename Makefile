@@ -1,0 +1,13 @@
+.PHONY: run test bench lint stop
+
+run:  ## the demo on http://localhost:8069
+	bash scripts/run_demo.sh
+
+test:  ## every test: lint, pure-Python, add-on and browser tests
+	bash scripts/run_tests.sh
+
+lint:
+	bash scripts/bootstrap.sh && . scripts/env.sh && $$MCL_VENV/bin/ruff check . && $$MCL_VENV/bin/pylint --rcfile=.pylintrc-mandatory mcl_mailbox
+
+stop:  ## stop the demo's mail stack if a run was killed
+	bash -c '. scripts/env.sh && $$ODOO_PY scripts/mailstack stop --dir $$MCL_RUN/mailstack-demo'

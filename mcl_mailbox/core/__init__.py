@@ -1,0 +1,1 @@
+"""Pure-Python helpers of mcl_mailbox: no Odoo import, testable on their own."""

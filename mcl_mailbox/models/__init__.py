@@ -1,0 +1,5 @@
+from . import mcl_mailbox_provider
+from . import mcl_mailbox_mixin
+from . import ir_mail_server
+from . import fetchmail_server
+from . import res_users

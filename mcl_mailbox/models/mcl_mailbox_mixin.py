@@ -1,0 +1,182 @@
+import logging
+import os
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import config
+
+from ..core import probe, vault
+
+_logger = logging.getLogger(__name__)
+
+KEYS_OPTION = "mcl_mailbox_keys"
+KEYS_ENVIRON = "MCL_MAILBOX_KEYS"
+CA_FILE_OPTION = "mcl_mailbox_ca_file"
+CA_FILE_ENVIRON = "MCL_MAILBOX_CA_FILE"
+
+
+def configured_keys():
+    """The comma-separated Fernet keys from odoo.conf, else from the environment."""
+    return config.get(KEYS_OPTION) or os.environ.get(KEYS_ENVIRON, "")
+
+
+def configured_ca_file():
+    """An extra CA bundle to trust besides the system store (the local test stack's CA)."""
+    return config.get(CA_FILE_OPTION) or os.environ.get(CA_FILE_ENVIRON) or None
+
+
+def key_setup_hint():
+    return _(
+        "Add the line “%(option)s = <key>” to the [options] section of odoo.conf "
+        "(or set the environment variable %(environ)s) and restart Odoo. "
+        "Generate a key with: odoo-bin mcl_mailbox genkey",
+        option=KEYS_OPTION,
+        environ=KEYS_ENVIRON,
+    )
+
+
+class McLMailboxMixin(models.AbstractModel):
+    """Encrypted password and provider preset shared by the mail server models.
+
+    The clear password is write-only: it is encrypted as soon as it is assigned
+    and decrypted only when connecting.  The token column is readable by the
+    superuser alone.
+    """
+
+    _name = "mcl.mailbox.mixin"
+    _description = "Encrypted Mailbox Password"
+
+    mcl_provider_id = fields.Many2one(
+        "mcl.mailbox.provider",
+        string="Provider",
+        help="Settings of the mail provider; Prefill picks it from the address.",
+    )
+    mcl_password = fields.Char(
+        string="App password",
+        compute="_compute_mcl_password",
+        inverse="_inverse_mcl_password",
+        help="Stored encrypted; it can be replaced but never read back.",
+    )
+    mcl_password_token = fields.Char(groups=fields.NO_ACCESS, copy=False)
+    mcl_has_password = fields.Boolean(
+        string="Password stored",
+        compute="_compute_mcl_has_password",
+    )
+
+    def _compute_mcl_password(self):
+        self.mcl_password = False
+
+    def _inverse_mcl_password(self):
+        for record in self:
+            clear = vault.clean_app_password(record.mcl_password)
+            if clear:
+                record.sudo().mcl_password_token = self._mcl_encrypt(clear)
+
+    @api.depends("mcl_password_token")
+    def _compute_mcl_has_password(self):
+        for record in self:
+            record.mcl_has_password = bool(record.sudo().mcl_password_token)
+
+    @api.model
+    def _mcl_encrypt(self, clear):
+        try:
+            return vault.encrypt(configured_keys(), clear)
+        except vault.KeyMissingError:
+            raise UserError(_("No encryption key is configured for mailbox passwords.") + "\n" + key_setup_hint()) from None
+        except vault.KeyInvalidError:
+            raise UserError(_("The mailbox encryption key is not a valid Fernet key.") + "\n" + key_setup_hint()) from None
+
+    def _mcl_decrypt_password(self):
+        """Return the clear password; raise UserError when it cannot be decrypted."""
+        self.ensure_one()
+        token = self.sudo().mcl_password_token
+        if not token:
+            raise UserError(_("No app password is stored for this mailbox: enter it again."))
+        try:
+            return vault.decrypt(configured_keys(), token)
+        except (vault.KeyMissingError, vault.KeyInvalidError):
+            raise UserError(_("The mailbox encryption key is missing or invalid.") + "\n" + key_setup_hint()) from None
+        except vault.UndecryptableError:
+            raise UserError(
+                _("The stored app password cannot be decrypted (the encryption key changed): re-enter your app password.")
+            ) from None
+
+    # ------------------------------------------------------------------
+    # Connection test
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _mcl_timeout(self):
+        value = self.env["ir.config_parameter"].sudo().get_param("mcl_mailbox.connection_timeout", "10")
+        try:
+            return max(1.0, float(value))
+        except ValueError:
+            return 10.0
+
+    @api.model
+    def _mcl_run_checks(self, imap_endpoint, smtp_endpoint, mail_from):
+        """Test IMAP and SMTP at once; return {side: Diagnosis or None}."""
+        context = probe.make_ssl_context(configured_ca_file())
+        return probe.check_both(imap_endpoint, smtp_endpoint, context, self._mcl_timeout(), mail_from)
+
+    def _mcl_explain(self, diagnosis, endpoint):
+        """A message in plain words: which side, the cause, what to do, the server's reply."""
+        side = _("Incoming mail (IMAP)") if diagnosis.side == "imap" else _("Outgoing mail (SMTP)")
+        cause, advice = self._mcl_cause_and_advice(diagnosis.code, endpoint)
+        lines = [f"{side}: {cause}", _("What to do: %s", advice)]
+        if diagnosis.reply:
+            lines.append(_("Server reply: %s", diagnosis.reply))
+        return "\n".join(lines)
+
+    def _mcl_cause_and_advice(self, code, endpoint):
+        host, port = endpoint.host, endpoint.port
+        app_password = self.mcl_provider_id.auth_kind == "app_password"
+        credentials_advice = (
+            _("Create a new app password (see the provider's steps) and paste it here; check the login (%s).", endpoint.login)
+            if app_password
+            else _("Check the login (%s) and the password of the mailbox.", endpoint.login)
+        )
+        table = {
+            "dns": (_("The server name “%s” does not exist.", host),
+                    _("Check the server name; Prefill fills it in for known providers.")),
+            "refused": (_("Nothing answers on %(host)s, port %(port)s.", host=host, port=port),
+                        _("Check the port and the security (SSL/TLS or STARTTLS).")),
+            "timeout": (_("%(host)s did not answer within %(seconds)s seconds.", host=host, seconds=int(self._mcl_timeout())),
+                        _("Check the server name and the port, and that this network lets mail connections out.")),
+            "tls_on_plain_port": (_("SSL/TLS was chosen but port %s expects STARTTLS or no encryption.", port),
+                                  _("Choose STARTTLS for this port, or use the SSL/TLS port (993 for IMAP, 465 for SMTP).")),
+            "plain_on_tls_port": (_("STARTTLS was chosen but port %s expects SSL/TLS from the start.", port),
+                                  _("Choose SSL/TLS for this port.")),
+            "untrusted_certificate": (_("The server's certificate is not signed by a trusted authority."),
+                                      _("Check the server name. If it is right, do not go on: the server is misconfigured or the connection is intercepted.")),
+            "expired_certificate": (_("The server's certificate has expired."),
+                                    _("Tell the provider; do not go on until the certificate is renewed.")),
+            "hostname_mismatch": (_("The server's certificate is not valid for the name “%s”.", host),
+                                  _("Use the server name the provider documents.")),
+            "tls_handshake_failed": (_("The secure connection could not be set up."),
+                                     _("Check the security setting and the port.")),
+            "auth_failed": (_("The server refused the login or the password."), credentials_advice),
+            "app_password_required": (_("The provider requires an app password, not your account password."),
+                                      _("Turn on 2-Step Verification, then create an app password (see the provider's steps) and paste it here.")),
+            "imap_disabled": (_("IMAP access is turned off for this account."),
+                              _("Turn IMAP on in your mailbox settings (the provider's first step), then test again.")),
+            "web_login_required": (_("The provider blocked the sign-in and asks you to sign in on its website."),
+                                   _("Sign in to your mailbox in a browser, confirm it was you, then test again.")),
+            "basic_auth_disabled": (_("Microsoft refuses passwords and app passwords for this account."),
+                                    _("Connect this mailbox with Odoo's Outlook sign-in (OAuth) instead.")),
+            "smtp_auth_disabled_tenant": (_("SMTP sign-in is disabled for your Microsoft 365 organisation."),
+                                          _("Ask your Microsoft 365 administrator to enable SMTP AUTH, or use Odoo's Outlook sign-in.")),
+            "too_many_attempts": (_("Too many failed sign-in attempts: the provider blocks new ones for a while."),
+                                  _("Wait a few minutes, create a new app password, then test once.")),
+            "no_auth": (_("The server does not offer sign-in on this connection."),
+                        _("Check the port and security: sign-in is usually offered on port 465 (SSL/TLS) or 587 (STARTTLS).")),
+            "sender_refused": (_("The server refused to send from this address."),
+                               _("Check that the address belongs to this mailbox and matches the login.")),
+            "recipient_refused": (_("The server refused to send to an outside address."),
+                                  _("The account may not be allowed to send: check the provider's note (for example, turn SMTP on at Free).")),
+            "server_closed": (_("The server closed the connection unexpectedly."),
+                              _("Check the port and the security setting.")),
+            "protocol_error": (_("The server's answer is not what a mail server says."),
+                               _("Check the port: it may belong to another service.")),
+        }
+        return table.get(code, (_("The connection failed."), _("Check the settings; the server's reply below may help.")))

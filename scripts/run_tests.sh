@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The whole test suite: quality gates, pure-Python tests, then the add-on's tests
+# (pytest-odoo, browser tours included) on a fresh database, against the local mail stack.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bash "$here/bootstrap.sh"
+# shellcheck source=scripts/env.sh
+source "$here/env.sh"
+
+DB=${MCL_TEST_DB:-mcl_test}
+STACK=$MCL_RUN/mailstack-test
+STACK_PORT_BASE=${MCL_TEST_PORT_BASE:-20000}
+CONF=$MCL_RUN/odoo-test.conf
+LOG=$MCL_RUN/test-odoo.log
+export MCL_MAILSTACK_DIR=$STACK MCL_MAILSTACK_PORT_BASE=$STACK_PORT_BASE MCL_TEST_LOG=$LOG
+declare -a summary=()
+status=0
+
+section() { echo; echo "==> $*"; }
+record() {  # record NAME EXIT_CODE
+    if [ "$2" -eq 0 ]; then summary+=("ok      $1"); else summary+=("FAILED  $1"); status=1; fi
+}
+cleanup() {
+    "$ODOO_PY" "$MCL_ROOT/scripts/mailstack" stop --dir "$STACK" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+cd "$MCL_ROOT"
+section "ruff"
+"$MCL_VENV/bin/ruff" check . && rc=0 || rc=$?; record ruff $rc
+section "pylint-odoo (OCA mandatory checks)"
+"$MCL_VENV/bin/pylint" --rcfile=.pylintrc-mandatory mcl_mailbox && rc=0 || rc=$?; record pylint-odoo $rc
+
+section "local mail stack"
+"$ODOO_PY" "$MCL_ROOT/scripts/mailstack" start --dir "$STACK" --port-base "$STACK_PORT_BASE"
+
+section "tests without Odoo (tests/)"
+"$ODOO_PY" -m pytest -p no:odoo tests && rc=0 || rc=$?; record "tests/ (pytest)" $rc
+
+section "fresh database $DB with mcl_mailbox"
+write_odoo_conf "$CONF" "$DB" "${MCL_TEST_HTTP_PORT:-8169}" "$STACK"
+dropdb --if-exists "$DB"
+if ! "$ODOO_PY" "$ODOO_HOME/odoo-bin" -c "$CONF" -d "$DB" -i mcl_mailbox --without-demo=all \
+        --stop-after-init --logfile="$LOG" --log-level=warn; then
+    dropdb --if-exists "$DB"
+    echo "error: installing mcl_mailbox failed; see $LOG" >&2
+    tail -n 30 "$LOG" >&2
+    exit 1
+fi
+
+section "add-on tests (pytest-odoo, tours on Chromium)"
+"$ODOO_PY" -m pytest -p pytest_odoo --odoo-config="$CONF" --odoo-http --odoo-log-level=warn \
+    mcl_mailbox/tests "$@" && rc=0 || rc=$?; record "mcl_mailbox/tests (pytest-odoo)" $rc
+
+section "summary"
+printf '  %s\n' "${summary[@]}"
+exit $status
