@@ -49,7 +49,7 @@ if ! "$ODOO_PY" "$ODOO_HOME/odoo-bin" -c "$CONF" -d "$DB" -i mcl_mailbox --witho
 fi
 
 section "add-on tests (pytest-odoo, tours on Chromium)"
-"$ODOO_PY" -m pytest -p pytest_odoo --odoo-config="$CONF" --odoo-http --odoo-log-level=warn \
+"$ODOO_PY" -m pytest --odoo-config="$CONF" --odoo-http --odoo-log-level=warn \
     mcl_mailbox/tests "$@" && rc=0 || rc=$?; record "mcl_mailbox/tests (pytest-odoo)" $rc
 
 section "summary"

@@ -3,3 +3,4 @@ from . import mcl_mailbox_mixin
 from . import ir_mail_server
 from . import fetchmail_server
 from . import res_users
+from . import mail_mail

@@ -1,4 +1,5 @@
 import logging
+import smtplib
 
 from odoo import _, api, fields, models, modules
 from odoo.exceptions import UserError
@@ -67,7 +68,7 @@ class IrMailServer(models.Model):
     def _compute_mcl_state(self):
         for server in self:
             server.mcl_diagnosis = server._mcl_attention_reason()
-            server.mcl_state = server.mcl_diagnosis and "attention" or "connected"
+            server.mcl_state = "attention" if server.mcl_diagnosis else "connected"
 
     def _search_mcl_state(self, operator, value):
         if operator not in ("=", "!=") or value not in ("connected", "attention"):
@@ -151,12 +152,25 @@ class IrMailServer(models.Model):
         if len(self) != 1 or not self.sudo().mcl_password_token:
             return super()._smtp_login(connection, smtp_user, smtp_password)
         password = self._mcl_password_for_login()
-        debuglevel = connection.debuglevel
         connection.set_debuglevel(0)
         try:
             connection.login(smtp_user, password)
+        except smtplib.SMTPResponseException as error:
+            smtp_endpoint = self._mcl_endpoints(password)[1]
+            self._mcl_record_problem(self._mcl_explain(probe.diagnose("smtp", error, password), smtp_endpoint))
+            raise
         finally:
-            connection.set_debuglevel(debuglevel)
+            connection.set_debuglevel(self.smtp_debug)
+
+    def _mcl_endpoints(self, password):
+        """The (IMAP, SMTP) endpoints of this mailbox."""
+        self.ensure_one()
+        server = self.sudo()
+        return (
+            probe.Endpoint(server.mcl_imap_host, server.mcl_imap_port, server.mcl_imap_encryption,
+                           server.smtp_user, password),
+            probe.Endpoint(server.smtp_host, server.smtp_port, server.smtp_encryption, server.smtp_user, password),
+        )
 
     def _mcl_password_for_login(self):
         """Decrypt the password; a failure puts the mailbox in "needs attention"."""

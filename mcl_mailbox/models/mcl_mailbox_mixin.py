@@ -29,7 +29,7 @@ def key_setup_hint():
     return _(
         "Add the line “%(option)s = <key>” to the [options] section of odoo.conf "
         "(or set the environment variable %(environ)s) and restart Odoo. "
-        "Generate a key with: odoo-bin mcl_mailbox genkey",
+        "Generate a key with: python3 -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\"",
         option=KEYS_OPTION,
         environ=KEYS_ENVIRON,
     )

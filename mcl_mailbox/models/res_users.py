@@ -13,7 +13,7 @@ class ResUsers(models.Model):
 
     @property
     def SELF_READABLE_FIELDS(self):
-        return super().SELF_READABLE_FIELDS + ["mcl_mailbox_ids"]
+        return [*super().SELF_READABLE_FIELDS, "mcl_mailbox_ids"]
 
     def action_mcl_add_mailbox(self):
         """Open the form to connect a new mailbox of the current user."""

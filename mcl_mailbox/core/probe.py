@@ -1,0 +1,558 @@
+"""Connection probe of a mailbox: can we log in over IMAP and hand a message to SMTP?
+
+Standard library only. Every failure is turned by :func:`diagnose` into a
+:class:`Diagnosis` whose ``code`` (one of :data:`CODES`) says what went wrong and
+whose ``reply`` carries the server's own words, never the password.
+
+Time bounds: ``timeout`` bounds the TCP connect and every socket read or write;
+a watchdog shuts the check's sockets down ``DEADLINE_SLACK`` seconds later, since
+a server trickling one byte at a time never trips a socket timeout.
+"""
+
+import concurrent.futures
+import contextlib
+import imaplib
+import re
+import smtplib
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+
+DEFAULT_TIMEOUT = 10.0
+DEADLINE_SLACK = 0.5  # the watchdog fires this long after `timeout`
+JOIN_GRACE = 0.5  # check_both waits this long after the watchdogs
+GREETING_GRACE = 1.5  # longest wait for a plaintext greeting before trying TLS on the port
+ODOO_TEST_RECIPIENT = "noreply@odoo.com"
+REPLY_LIMIT = 500
+SECURITIES = ("ssl", "starttls", "none")
+
+CODES = (
+    "dns",
+    "refused",
+    "timeout",
+    "tls_on_plain_port",
+    "plain_on_tls_port",
+    "starttls_unsupported",
+    "untrusted_certificate",
+    "expired_certificate",
+    "hostname_mismatch",
+    "tls_handshake_failed",
+    "auth_failed",
+    "app_password_required",
+    "imap_disabled",
+    "web_login_required",
+    "basic_auth_disabled",
+    "smtp_auth_disabled_tenant",
+    "too_many_attempts",
+    "no_auth",
+    "sender_refused",
+    "recipient_refused",
+    "server_closed",
+    "protocol_error",
+    "unknown",
+)
+
+# OpenSSL reasons seen when the first bytes from the server are plaintext, not a TLS record.
+_PLAINTEXT_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL", "HTTP_REQUEST"}
+)
+_EXPIRED_VERIFY_CODES = frozenset({9, 10})  # certificate not yet valid, has expired
+_MISMATCH_VERIFY_CODES = frozenset({62, 64})  # hostname mismatch, IP address mismatch
+_PLAINTEXT_GREETINGS = (b"220", b"* ", b"+OK")
+
+# SMTP mechanisms usable with a password, in smtplib's order of preference.
+_SMTP_PASSWORD_MECHANISMS = {"CRAM-MD5": "auth_cram_md5", "PLAIN": "auth_plain", "LOGIN": "auth_login"}
+
+# Provider strings, most specific first: they win over the step that failed.
+_PROVIDER_RULES = (
+    ("app_password_required", r"application-specific password required|invalidsecondfactor"),
+    ("imap_disabled", r"not enabled for imap|imap access is disabled"),
+    ("web_login_required", r"webalert|web login required|log in via your web browser"),
+    ("smtp_auth_disabled_tenant", r"smtpclientauthentication is disabled"),
+    ("basic_auth_disabled", r"basic authentication is (?:disabled|not supported)"),
+    ("too_many_attempts", r"#auth005|too many (?!arguments)"),
+)
+_PROTOCOL_RULE = "|".join(
+    (
+        r"line too long",
+        r"got more than \d+ bytes",
+        r"unexpected (?:tagged )?response",
+        r"unterminated line",
+        r"not imap4 compliant",
+        r"no capability response",
+    )
+)
+_CLOSED_RULE = r"socket error: eof"
+_AUTH_RULE = "|".join(
+    (
+        r"authenticationfailed",
+        r"invalid credentials",
+        r"login failed",
+        r"authentication (?:failed|unsuccessful)",
+        r"not accepted",
+    )
+)
+_STEP_CODES = {"auth": "auth_failed", "login": "auth_failed", "mail": "sender_refused", "rcpt": "recipient_refused"}
+_TRANSPORT_CODES = (  # first match wins
+    (socket.gaierror, "dns"),
+    (ConnectionRefusedError, "refused"),
+    ((smtplib.SMTPServerDisconnected, ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionError), "server_closed"),
+    (ssl.SSLError, "protocol_error"),
+)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to log in to one side (IMAP or SMTP) of a mailbox."""
+
+    host: str
+    port: int
+    security: str  # 'ssl' (implicit TLS), 'starttls' or 'none'
+    login: str
+    password: str = field(repr=False)
+
+    def __post_init__(self):
+        if self.security not in SECURITIES:
+            raise ValueError(f"security must be one of {SECURITIES}, not {self.security!r}")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Why one side failed: a code from CODES and the sanitized server reply or error text."""
+
+    side: str  # 'imap' or 'smtp'
+    code: str
+    reply: str
+
+
+class ProbeError(Exception):
+    """A failure the probe recognised itself; ``code`` is its diagnosis code."""
+
+    code = "unknown"
+
+
+class DeadlineExceeded(ProbeError, TimeoutError):
+    """The check did not finish before its overall deadline."""
+
+    code = "timeout"
+
+
+class NoAuthError(ProbeError):
+    """The SMTP server offers no password authentication."""
+
+    code = "no_auth"
+
+
+class StartTlsUnsupportedError(ProbeError):
+    """STARTTLS was chosen but the server does not offer it."""
+
+    code = "starttls_unsupported"
+
+
+class TlsOnPlainPortError(ProbeError):
+    """Implicit TLS was chosen but the port speaks plaintext first."""
+
+    code = "tls_on_plain_port"
+
+
+class PlainOnTlsPortError(ProbeError):
+    """STARTTLS or no security was chosen but the port expects a TLS handshake first."""
+
+    code = "plain_on_tls_port"
+
+
+class TlsHandshakeError(ProbeError):
+    """The TLS handshake failed for a reason other than the certificate."""
+
+    code = "tls_handshake_failed"
+
+
+class SmtpReplyError(smtplib.SMTPResponseException):
+    """An SMTP reply outside the expected codes; ``step`` names the command that got it."""
+
+    def __init__(self, step, code, message):
+        super().__init__(code, message)
+        self.step = step
+
+
+class ImapRefusedError(imaplib.IMAP4.error):
+    """An IMAP command answered NO or BAD; ``step`` names the command."""
+
+    def __init__(self, step, message):
+        super().__init__(message)
+        self.step = step
+
+
+def make_ssl_context(cafile=None):
+    """Return a verifying client context: system store, plus ``cafile`` when given."""
+    context = ssl.create_default_context()
+    if cafile:
+        context.load_verify_locations(cafile)
+    return context
+
+
+def check_imap(endpoint, ssl_context, timeout=DEFAULT_TIMEOUT):
+    """Log in over IMAP, list the top folders and examine INBOX read-only; raise on failure."""
+    with _Watchdog(timeout + DEADLINE_SLACK) as watchdog:
+        client = _IMAPClient(_Dialer(endpoint, ssl_context, timeout, watchdog))
+        try:
+            _imap_session(client, endpoint, ssl_context)
+            # The mailbox has proved usable: a sloppy goodbye is not a failure.
+            with contextlib.suppress(imaplib.IMAP4.error, OSError):
+                client.logout()
+        finally:
+            client.file.close()
+            client.sock.close()
+
+
+def check_smtp(endpoint, ssl_context, timeout=DEFAULT_TIMEOUT, mail_from=None, rcpt_to=ODOO_TEST_RECIPIENT):
+    """Log in over SMTP and go as far as DATA (expecting 354), as Odoo's test does; raise on failure.
+
+    No message is sent: after the 354 the connection is dropped, since any further
+    line (RSET or QUIT included) would be taken as message content.
+    """
+    with _Watchdog(timeout + DEADLINE_SLACK) as watchdog:
+        client = _SMTPClient(_Dialer(endpoint, ssl_context, timeout, watchdog))
+        try:
+            _smtp_session(client, endpoint, ssl_context, mail_from or endpoint.login, rcpt_to)
+        finally:
+            client.close()
+
+
+def check_both(imap_endpoint, smtp_endpoint, ssl_context, timeout=DEFAULT_TIMEOUT, mail_from=None):
+    """Run both checks at once; return {'imap': Diagnosis | None, 'smtp': Diagnosis | None}.
+
+    Returns within about ``timeout + 1`` seconds: a check still running then (for
+    example stuck in a DNS lookup, which no socket timeout bounds) counts as a timeout.
+    """
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="mcl-probe")
+    try:
+        futures = {
+            "imap": pool.submit(check_imap, imap_endpoint, ssl_context, timeout),
+            "smtp": pool.submit(check_smtp, smtp_endpoint, ssl_context, timeout, mail_from),
+        }
+        concurrent.futures.wait(futures.values(), timeout=timeout + DEADLINE_SLACK + JOIN_GRACE)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    passwords = {"imap": imap_endpoint.password, "smtp": smtp_endpoint.password}
+    return {side: _outcome(side, future, passwords[side], timeout) for side, future in futures.items()}
+
+
+def diagnose(side, exc, password=""):
+    """Classify ``exc`` raised by the ``side`` check into a Diagnosis, the password scrubbed out."""
+    reply = _sanitize(_reply_text(exc), password)
+    return Diagnosis(side=side, code=_classify(exc, reply), reply=reply)
+
+
+# --- Deadline -----------------------------------------------------------------------------------
+
+
+class _Watchdog:
+    """Shuts a check's sockets down from a timer thread once its deadline has passed.
+
+    Each socket is watched through a dup() of its descriptor: shutting that down wakes any
+    read blocked on the connection, and it stays valid when a library wraps the socket in TLS.
+    """
+
+    def __init__(self, seconds):
+        self._seconds = seconds
+        self._lock = threading.Lock()
+        self._handles = []
+        self._expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self):
+        self._timer.start()
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        self._timer.cancel()
+        with self._lock:
+            for handle in self._handles:
+                handle.close()
+            self._handles.clear()
+            expired = self._expired
+        if exc is not None and expired:
+            raise DeadlineExceeded(f"no complete answer within {self._seconds:g} s") from exc
+
+    def guard(self, sock):
+        """Watch ``sock`` (closing it at once if the deadline has already passed) and return it."""
+        with self._lock:
+            if self._expired:
+                sock.close()
+                raise DeadlineExceeded(f"no complete answer within {self._seconds:g} s")
+            self._handles.append(sock.dup())
+        return sock
+
+    def _expire(self):
+        with self._lock:
+            self._expired = True
+            for handle in self._handles:
+                with contextlib.suppress(OSError):
+                    handle.shutdown(socket.SHUT_RDWR)
+
+
+# --- Connecting ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Dialer:
+    """Opens a check's connection: TCP, then implicit TLS or a check that plaintext is spoken."""
+
+    endpoint: Endpoint
+    ssl_context: ssl.SSLContext
+    timeout: float
+    watchdog: _Watchdog
+
+    @property
+    def grace(self):
+        return min(GREETING_GRACE, self.timeout / 2)
+
+    def open(self):
+        sock = self._connect(self.timeout)
+        try:
+            if self.endpoint.security == "ssl":
+                return self._implicit_tls(sock)
+            self._await_greeting(sock)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _connect(self, timeout):
+        address = (self.endpoint.host, self.endpoint.port)
+        return self.watchdog.guard(socket.create_connection(address, timeout))
+
+    def _implicit_tls(self, sock):
+        try:
+            with _tls_handshake():
+                return self.ssl_context.wrap_socket(sock, server_hostname=self.endpoint.host)
+        except TlsHandshakeError as exc:
+            # A server closing on our ClientHello may be a plaintext one that wants to speak first.
+            closed = isinstance(exc.__cause__, (ssl.SSLEOFError, ConnectionResetError))
+            if closed and self._greets_in_plaintext():
+                raise TlsOnPlainPortError(f"the port greets in plaintext ({exc})") from exc
+            raise
+
+    def _await_greeting(self, sock):
+        """Raise PlainOnTlsPortError if no greeting comes but the port completes a TLS handshake."""
+        sock.settimeout(self.grace)
+        try:
+            greeted = bool(sock.recv(1, socket.MSG_PEEK))
+        except TimeoutError:
+            greeted = False
+        finally:
+            sock.settimeout(self.timeout)
+        if not greeted and self._speaks_tls():
+            raise PlainOnTlsPortError("no plaintext greeting, but the port answers a TLS handshake")
+
+    def _speaks_tls(self):
+        try:
+            with self._connect(self.grace) as raw:
+                self.ssl_context.wrap_socket(raw, server_hostname=self.endpoint.host).close()
+        except ssl.SSLCertVerificationError:
+            return True
+        except OSError:
+            return False
+        return True
+
+    def _greets_in_plaintext(self):
+        try:
+            with self._connect(self.grace) as raw:
+                return raw.recv(16).startswith(_PLAINTEXT_GREETINGS)
+        except OSError:
+            return False
+
+
+@contextlib.contextmanager
+def _tls_handshake():
+    """Turn TLS handshake failures other than certificate ones into probe errors."""
+    try:
+        yield
+    except ssl.SSLCertVerificationError:
+        raise
+    except ssl.SSLError as exc:
+        if exc.reason in _PLAINTEXT_REASONS:
+            raise TlsOnPlainPortError(str(exc)) from exc
+        raise TlsHandshakeError(str(exc)) from exc
+    except ConnectionResetError as exc:
+        raise TlsHandshakeError(str(exc)) from exc
+
+
+# --- IMAP ---------------------------------------------------------------------------------------
+
+
+class _IMAPClient(imaplib.IMAP4):
+    """imaplib client on a dialer's socket (implicit TLS included), debug output pinned off."""
+
+    def __init__(self, dialer):
+        self._dialer = dialer
+        super().__init__(dialer.endpoint.host, dialer.endpoint.port, dialer.timeout)
+        self.debug = 0  # imaplib.Debug >= 4 would print the LOGIN line, password included
+
+    def _create_socket(self, timeout):
+        return self._dialer.open()
+
+
+def _imap_session(client, endpoint, ssl_context):
+    if endpoint.security == "starttls":
+        if "STARTTLS" not in client.capabilities:
+            raise StartTlsUnsupportedError("the IMAP server does not offer STARTTLS")
+        with _tls_handshake():
+            client.starttls(ssl_context)
+    _imap_login(client, endpoint)
+    _expect_ok("list", client.list('""', "%"))
+    _expect_ok("examine", client.select("INBOX", readonly=True))
+
+
+def _imap_login(client, endpoint):
+    """LOGIN with both arguments quoted (imaplib quotes only the password)."""
+    try:
+        client.login(_imap_quoted(endpoint.login), endpoint.password)
+    except imaplib.IMAP4.abort:
+        raise
+    except imaplib.IMAP4.error as exc:
+        raise ImapRefusedError("login", _sanitize(_text(exc.args[0]), endpoint.password)) from None
+
+
+def _imap_quoted(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _expect_ok(step, response):
+    status, data = response
+    if status != "OK":
+        raise ImapRefusedError(step, f"{status} {_text(data)}")
+
+
+def _text(data):
+    if isinstance(data, list):
+        return " ".join(_text(item) for item in data if isinstance(item, (bytes, str)))
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+
+
+# --- SMTP ---------------------------------------------------------------------------------------
+
+
+class _SMTPClient(smtplib.SMTP):
+    """smtplib client on a dialer's socket (implicit TLS included); connects at once."""
+
+    def __init__(self, dialer):
+        self._dialer = dialer
+        super().__init__(dialer.endpoint.host, dialer.endpoint.port, timeout=dialer.timeout)
+
+    def _get_socket(self, host, port, timeout):
+        return self._dialer.open()
+
+
+def _smtp_session(client, endpoint, ssl_context, mail_from, rcpt_to):
+    _expect_code("ehlo", client.ehlo(), 250)
+    if endpoint.security == "starttls":
+        if not client.has_extn("starttls"):
+            raise StartTlsUnsupportedError("the SMTP server does not offer STARTTLS")
+        with _tls_handshake():
+            _expect_code("starttls", client.starttls(context=ssl_context), 220)
+        _expect_code("ehlo", client.ehlo(), 250)
+    _smtp_login(client, endpoint)
+    _expect_code("mail", client.mail(mail_from), 250)
+    _expect_code("rcpt", client.rcpt(rcpt_to), 250, 251)
+    client.putcmd("data")
+    _expect_code("data", client.getreply(), 354)
+
+
+def _smtp_login(client, endpoint):
+    """Authenticate with one password mechanism only: smtplib.login() would retry with each."""
+    offered = client.esmtp_features.get("auth", "").upper().split()
+    mechanism = next((name for name in _SMTP_PASSWORD_MECHANISMS if name in offered), None)
+    if mechanism is None:
+        raise NoAuthError(f"the SMTP server offers no password authentication (AUTH: {' '.join(offered) or 'none'})")
+    client.user, client.password = endpoint.login, endpoint.password
+    client.auth(mechanism, getattr(client, _SMTP_PASSWORD_MECHANISMS[mechanism]))
+
+
+def _expect_code(step, reply, *expected):
+    code, message = reply
+    if code not in expected:
+        raise SmtpReplyError(step, code, message)
+
+
+# --- Diagnosis ----------------------------------------------------------------------------------
+
+
+def _outcome(side, future, password, timeout):
+    if not future.done():
+        return Diagnosis(side=side, code="timeout", reply=f"no complete answer within {timeout:g} s")
+    exc = future.exception()
+    return None if exc is None else diagnose(side, exc, password)
+
+
+def _reply_text(exc):
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    if isinstance(exc, imaplib.IMAP4.error) and exc.args:
+        return _text(exc.args[0])
+    return str(exc) or type(exc).__name__
+
+
+def _classify(exc, reply):
+    if isinstance(exc, ProbeError):
+        return exc.code
+    if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+        return "timeout"  # smtplib and imaplib re-raise socket timeouts as disconnections
+    if isinstance(exc, (smtplib.SMTPResponseException, imaplib.IMAP4.error)):
+        return _classify_reply(exc, reply)
+    return _classify_transport(exc)
+
+
+def _classify_reply(exc, reply):
+    for code, pattern in _PROVIDER_RULES:
+        if re.search(pattern, reply, re.IGNORECASE):
+            return code
+    if getattr(exc, "smtp_code", None) == -1 or re.search(_PROTOCOL_RULE, reply, re.IGNORECASE):
+        return "protocol_error"
+    if re.search(_CLOSED_RULE, reply, re.IGNORECASE):
+        return "server_closed"
+    step = "auth" if isinstance(exc, smtplib.SMTPAuthenticationError) else getattr(exc, "step", None)
+    if step in _STEP_CODES:
+        return _STEP_CODES[step]
+    if re.search(_AUTH_RULE, reply, re.IGNORECASE):
+        return "auth_failed"
+    return "unknown"
+
+
+def _classify_transport(exc):
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return _certificate_code(exc)
+    if isinstance(exc, UnicodeError) and "idna" in str(exc):
+        return "dns"
+    return next((code for types, code in _TRANSPORT_CODES if isinstance(exc, types)), "unknown")
+
+
+def _certificate_code(exc):
+    if exc.verify_code in _EXPIRED_VERIFY_CODES:
+        return "expired_certificate"
+    if exc.verify_code in _MISMATCH_VERIFY_CODES:
+        return "hostname_mismatch"
+    return "untrusted_certificate"
+
+
+def _sanitize(text, password):
+    """One line of at most REPLY_LIMIT characters, with every form of the password masked."""
+    text = " ".join(text.split())
+    for secret in _secret_forms(password):
+        text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
+    return text[:REPLY_LIMIT]
+
+
+def _secret_forms(password):
+    """The password as sent, IMAP-quoted, as in a bytes repr, whitespace-collapsed, and its longer pieces.
+
+    Longest first, so that a whole password is masked before its pieces.
+    """
+    forms = {password, password.replace("\\", "\\\\").replace('"', '\\"')}
+    forms |= {repr(form.encode())[2:-1] for form in forms}  # imaplib quotes replies as bytes reprs
+    forms |= {" ".join(form.split()) for form in forms}
+    forms |= {piece for form in forms for piece in form.split() if len(piece) >= 4}
+    return sorted(filter(None, forms), key=len, reverse=True)

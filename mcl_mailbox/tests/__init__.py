@@ -1,0 +1,5 @@
+from . import test_mailbox_setup
+from . import test_mailbox_access
+from . import test_mailbox_sending
+from . import test_mailbox_secrets
+from . import test_tours

@@ -1,0 +1,42 @@
+"""The user flows in a real browser (Chromium), against the local mail stack."""
+
+from odoo.tests import HttpCase, tagged
+
+from .common import MailboxCase
+
+ADDRESS = "tour.user@practice.test"  # the addresses and passwords typed by the tours
+GOOD_PASSWORD = "abcdefghijklmnop"  # typed as "abcd efgh ijkl mnop"
+NEW_PASSWORD = "qrstuvwxyzabcdef"  # typed as "qrst uvwx yzab cdef"
+
+
+@tagged("post_install", "-at_install")
+class TestMailboxTours(MailboxCase, HttpCase):
+    def mailbox(self):
+        return self.env["ir.mail_server"].sudo().search([("mcl_email", "=", ADDRESS)])
+
+    def test_add_a_mailbox_from_preferences(self):
+        self.stack.add_user(ADDRESS, GOOD_PASSWORD)
+        self.start_tour("/odoo", "mcl_mailbox_add_from_preferences", login=self.doctor.login)
+        mailbox = self.mailbox()
+        self.assertEqual(mailbox.owner_user_id, self.doctor)
+        self.assertEqual(mailbox.name, "Cabinet")
+        self.assertIn("Dr Tour", mailbox.mcl_signature)
+        self.assertEqual(mailbox._mcl_decrypt_password(), GOOD_PASSWORD)
+
+    def test_reenter_a_revoked_password(self):
+        self.stack.add_user(ADDRESS, GOOD_PASSWORD)
+        mailbox = self.connect_mailbox(self.doctor, ADDRESS, GOOD_PASSWORD)
+        self.stack.add_user(ADDRESS, NEW_PASSWORD)  # Google revoked the app password
+        patient, _password = self.new_account("patient")
+        mail = self.env["mail.mail"].sudo().create({
+            "email_from": ADDRESS, "email_to": patient, "subject": "Facture", "body_html": "<p>x</p>",
+            "author_id": self.doctor.partner_id.id,
+        })
+        mail.send()
+        self.assertEqual(mailbox.mcl_state, "attention")
+
+        self.start_tour("/odoo", "mcl_mailbox_reenter_password", login=self.doctor.login)
+        mailbox.invalidate_recordset()
+        self.assertEqual(mailbox.mcl_state, "connected")
+        self.assertEqual(mailbox._mcl_decrypt_password(), NEW_PASSWORD)
+        self.assertEqual(len(self.mailbox()), 1)
