@@ -99,7 +99,7 @@ class McLMailboxSetup(models.TransientModel):
             "view_mode": "form",
             "target": "new",
             "name": _("Change a mailbox") if self.mail_server_id else _("Add a mailbox"),
-            "context": dict(self.env.context, dialog_size="large"),
+            "context": {"dialog_size": "large"},
         }
 
     # ------------------------------------------------------------------
