@@ -1,0 +1,258 @@
+"""The Python API: start, inspect, feed and stop one mail stack."""
+
+import email
+import email.policy
+import imaplib
+import importlib.util
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import dovecot, procs, store
+from .ca import ensure_certificates
+from .layout import HOST, Layout, StackError, recorded_port_base
+from .submission import check_reply
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+READY_TIMEOUT = 30.0
+
+
+def check_prerequisites():
+    """Dovecot installed, root, and aiosmtpd importable by this interpreter (it runs the servers)."""
+    dovecot.binary()
+    if os.geteuid() != 0:
+        raise StackError(
+            "the mail stack must be started as root: Dovecot switches to its own users (dovecot, dovenull)"
+        )
+    if importlib.util.find_spec("aiosmtpd") is None:
+        raise StackError(f"aiosmtpd is missing from {sys.executable}: run scripts/bootstrap.sh and use its virtualenv")
+
+
+def check_free_ports(layout):
+    """Raise a StackError naming the first port that something else already holds."""
+    for name, port in layout.ports.items():
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((HOST, port))
+            except OSError as error:
+                raise StackError(
+                    f"port {port} ({name}) on {HOST} is already in use ({error.strerror}): stop what listens there "
+                    f"(ss -ltnp 'sport = :{port}') or pick another --port-base"
+                ) from None
+
+
+def answers(port):
+    """True when something accepts TCP connections on HOST:port."""
+    try:
+        socket.create_connection((HOST, port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+def last_line(path):
+    """Last line of a log file, for one-line error messages."""
+    lines = Path(path).read_text(errors="replace").strip().splitlines()
+    return lines[-1] if lines else "nothing logged"
+
+
+def quoted(text):
+    """An IMAP quoted string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Stack:
+    """A local mail stack: Dovecot (IMAP, LMTP), SMTP submission, an IMAP replay server, a test CA.
+
+    `port_base` defaults to the one recorded by the last start in `directory` (else 10000).
+    """
+
+    def __init__(self, directory, port_base=None):
+        self.layout = Layout.load(directory, port_base)
+
+    @property
+    def dir(self):
+        return self.layout.dir
+
+    @property
+    def ports(self):
+        """Service name -> TCP port on 127.0.0.1."""
+        return self.layout.ports
+
+    @property
+    def ca_file(self):
+        """PEM file of the test CA that clients must trust."""
+        return self.layout.ca_file
+
+    def _where(self):
+        return ["--dir", str(self.layout.dir), "--port-base", str(self.layout.port_base)]
+
+    def _servers_marker(self):
+        return f"serve --dir {self.layout.dir} "
+
+    def pids(self):
+        """{'dovecot': pid or None, 'servers': pid or None}."""
+        return {
+            "dovecot": dovecot.pid(self.layout),
+            "servers": procs.running_pid(self.layout.servers_pidfile, self._servers_marker()),
+        }
+
+    def running(self):
+        """True when both the Dovecot master and the Python servers are alive."""
+        return all(self.pids().values())
+
+    def status(self):
+        """Service name -> whether its port answers right now."""
+        return {name: answers(port) for name, port in self.ports.items()}
+
+    def start(self, users=None):
+        """Start everything and wait until every port answers; False if it was already running.
+
+        `users` maps e-mail addresses to passwords, added before start.
+        """
+        if self.running():
+            self._check_same_base()
+            self.add_users(users or {})
+            return False
+        self.stop()
+        check_prerequisites()
+        self.layout.dir.mkdir(parents=True, exist_ok=True)
+        check_free_ports(self.layout)
+        self._prepare(users)
+        try:
+            self._launch()
+        except BaseException:
+            self.stop()
+            raise
+        return True
+
+    def _check_same_base(self):
+        running_base = recorded_port_base(self.layout.dir)
+        if running_base != self.layout.port_base:
+            raise StackError(
+                f"a stack already runs in {self.layout.dir} on port base {running_base}: "
+                f"stop it first (stop --dir {self.layout.dir})"
+            )
+
+    def _prepare(self, users):
+        """Certificates, users, fresh replies and state; nothing is started yet."""
+        ensure_certificates(self.layout)
+        self.layout.relay_dir.mkdir(exist_ok=True)
+        store.add_users(self.layout.passwd, users or {}, dovecot.mail_owner()[1])
+        self.clear_replies()
+        store.write_json(self.layout.state_file, {"port_base": self.layout.port_base})
+        dovecot.prepare(self.layout)
+
+    def _launch(self):
+        dovecot.start(self.layout)
+        with open(self.layout.servers_log, "wb") as log:
+            servers = subprocess.Popen(
+                [sys.executable, str(PACKAGE_DIR), "serve", *self._where()],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd="/",
+            )
+        self.layout.servers_pidfile.write_text(f"{servers.pid}\n")
+        self._wait_ready(servers)
+
+    def _wait_ready(self, servers):
+        """Poll the ports until all answer; fail early when a process dies."""
+        pending = dict(self.ports)
+        deadline = time.monotonic() + READY_TIMEOUT
+        while pending:
+            if servers.poll() is not None:
+                raise StackError(f"the SMTP/IMAP replay servers stopped: {last_line(self.layout.servers_log)}")
+            if not dovecot.pid(self.layout):
+                raise StackError(f"Dovecot stopped: {dovecot.first_error(self.layout)}")
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"ports {sorted(pending.values())} did not answer in {READY_TIMEOUT:.0f} s: "
+                    f"see {self.layout.dovecot_log} and {self.layout.servers_log}"
+                )
+            pending = {name: port for name, port in pending.items() if not answers(port)}
+            time.sleep(0.02 if pending else 0)
+
+    def stop(self):
+        """Stop whatever this directory's pid files name; True if something was running."""
+        pids = self.pids()
+        if pids["servers"]:
+            procs.terminate([(pids["servers"], self._servers_marker())])
+        dovecot.stop(self.layout)
+        self.layout.servers_pidfile.unlink(missing_ok=True)
+        return any(pids.values())
+
+    def add_user(self, address, password):
+        """Add (or update) a mailbox user; Dovecot and SMTP see it when this returns, even while running."""
+        self.add_users({address: password})
+
+    def add_users(self, users):
+        """Add (or update) several users (address -> password) at once."""
+        if not users:
+            return
+        self.layout.dir.mkdir(parents=True, exist_ok=True)
+        store.add_users(self.layout.passwd, users, dovecot.mail_owner()[1])
+        if dovecot.pid(self.layout):
+            # Dovecot looks at the passwd-file at most once per wall-clock second: let that second pass.
+            time.sleep(1.01 - time.time() % 1)
+
+    def set_smtp_reply(self, login, reply):
+        """Answer every AUTH of `login` with `reply` (lines split on newlines); None removes it."""
+        if reply is not None:
+            check_reply(reply)
+        store.set_reply(self.layout.smtp_replies, login, reply)
+
+    def set_imap_reply(self, login, reply):
+        """Answer LOGIN of `login` on the replay server with the tagged `reply`; None removes it."""
+        store.set_reply(self.layout.imap_replies, login, reply)
+
+    def clear_replies(self):
+        """Forget every canned SMTP and IMAP reply."""
+        for path in (self.layout.smtp_replies, self.layout.imap_replies):
+            store.write_json(path, {})
+
+    def smtp_stats(self):
+        """{'logins': successful SMTP AUTHs, 'messages': accepted messages} since the last start."""
+        return store.read_json(self.layout.smtp_stats) or {"logins": 0, "messages": 0}
+
+    def ssl_context(self):
+        """A client TLS context that trusts the test CA (and verifies names as usual)."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def fetch_messages(self, address, password, folder="INBOX"):
+        """Every message in `folder` of a mailbox, read over IMAPS with a verified certificate."""
+        with imaplib.IMAP4_SSL("localhost", self.ports["imaps"], ssl_context=self.ssl_context()) as imap:
+            imap.login(address, password)
+            status, detail = imap.select(quoted(folder), readonly=True)
+            if status != "OK":
+                raise imaplib.IMAP4.error(f"cannot open {folder!r}: {detail}")
+            _, data = imap.search(None, "ALL")
+            return [self._fetch(imap, number) for number in data[0].split()]
+
+    @staticmethod
+    def _fetch(imap, number):
+        _, data = imap.fetch(number, "(BODY.PEEK[])")
+        return email.message_from_bytes(data[0][1], policy=email.policy.default)
+
+    def relayed_messages(self):
+        """Messages accepted for non-local recipients, oldest first, from relay/*.eml."""
+        paths = sorted(self.layout.relay_dir.glob("*.eml"))
+        return [email.message_from_bytes(path.read_bytes(), policy=email.policy.default) for path in paths]
+
+    def env(self):
+        """Settings for shells: MAILSTACK_DIR, _PORT_BASE, _HOST, _CA_FILE, _CA_BUNDLE and one _<SERVICE>_PORT each."""
+        values = {
+            "MAILSTACK_DIR": str(self.dir),
+            "MAILSTACK_PORT_BASE": str(self.layout.port_base),
+            "MAILSTACK_HOST": "localhost",
+            "MAILSTACK_CA_FILE": str(self.ca_file),
+            "MAILSTACK_CA_BUNDLE": str(self.layout.ca_bundle),
+        }
+        values.update({f"MAILSTACK_{name.upper()}_PORT": str(port) for name, port in self.ports.items()})
+        return values
