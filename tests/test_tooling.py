@@ -11,7 +11,7 @@ BOOTSTRAP = ROOT / "scripts" / "bootstrap.sh"
 def bootstrap(env_overrides, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     env.update(env_overrides)
-    return subprocess.run(["bash", str(BOOTSTRAP)], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(["bash", str(BOOTSTRAP)], env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 def fake_odoo(path, version):
