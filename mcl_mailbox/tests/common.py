@@ -82,6 +82,18 @@ class MailboxCase(TransactionCase):
         form.write(values)
         return form
 
+    def send_mail(self, author, email_from, email_to, subject="Votre facture"):
+        """Queue and send one email written by ``author``, as Odoo's mail queue does."""
+        mail = self.env["mail.mail"].sudo().create({
+            "email_from": email_from,
+            "email_to": email_to,
+            "subject": subject,
+            "body_html": "<p>Bonjour, voici votre facture.</p>",
+            "author_id": author.partner_id.id,
+        })
+        mail.send()
+        return mail
+
     def connect_mailbox(self, user, address, password, **values):
         form = self.setup_form(user, address, password, **values)
         action = form.action_test_and_save()

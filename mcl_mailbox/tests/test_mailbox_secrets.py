@@ -43,11 +43,7 @@ class TestMailboxSecrets(MailboxCase):
             with self.assertRaisesRegex(UserError, "re-enter your app password"):
                 mailbox._mcl_decrypt_password()
             patient, _pw = self.new_account("patient")
-            mail = self.env["mail.mail"].sudo().create({
-                "email_from": address, "email_to": patient, "subject": "x", "body_html": "<p>x</p>",
-                "author_id": self.doctor.partner_id.id,
-            })
-            mail.send()
+            mail = self.send_mail(self.doctor, address, patient)
             self.assertEqual(mail.state, "exception")
             self.assertIn("re-enter your app password", mail.failure_reason)
             # re-entering the password fixes it, with the settings kept

@@ -7,24 +7,13 @@ from .common import MailboxCase
 
 @tagged("post_install", "-at_install")
 class TestMailboxSending(MailboxCase):
-    def send(self, author, email_from, email_to, subject):
-        mail = self.env["mail.mail"].sudo().create({
-            "email_from": email_from,
-            "email_to": email_to,
-            "subject": subject,
-            "body_html": "<p>Bonjour, voici votre facture.</p>",
-            "author_id": author.partner_id.id,
-        })
-        mail.send()
-        return mail
-
     def test_mail_leaves_from_the_owner_mailbox_with_its_signature(self):
         address, password = self.new_account("doctor")
         patient, patient_password = self.new_account("patient")
         self.connect_mailbox(self.doctor, address, password, signature="<p>Dr Claire Martin, médecin</p>")
         logins_before = self.stack.smtp_stats()["logins"]
 
-        mail = self.send(self.doctor, address, patient, "Votre facture FAC/2026/0001")
+        mail = self.send_mail(self.doctor, address, patient, "Votre facture FAC/2026/0001")
 
         self.assertEqual(mail.state, "sent", mail.failure_reason)
         [received] = self.stack.fetch_messages(patient, patient_password)
@@ -41,7 +30,7 @@ class TestMailboxSending(MailboxCase):
         mailbox = self.connect_mailbox(self.doctor, address, password)
         self.stack.add_user(address, password + "changed")  # the provider revoked the app password
 
-        mail = self.send(self.doctor, address, patient, "Votre facture")
+        mail = self.send_mail(self.doctor, address, patient)
 
         self.assertEqual(mail.state, "exception")
         self.assertTrue(mail.failure_reason)

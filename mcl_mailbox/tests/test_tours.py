@@ -28,11 +28,7 @@ class TestMailboxTours(MailboxCase, HttpCase):
         mailbox = self.connect_mailbox(self.doctor, ADDRESS, GOOD_PASSWORD)
         self.stack.add_user(ADDRESS, NEW_PASSWORD)  # Google revoked the app password
         patient, _password = self.new_account("patient")
-        mail = self.env["mail.mail"].sudo().create({
-            "email_from": ADDRESS, "email_to": patient, "subject": "Facture", "body_html": "<p>x</p>",
-            "author_id": self.doctor.partner_id.id,
-        })
-        mail.send()
+        self.send_mail(self.doctor, ADDRESS, patient)
         self.assertEqual(mailbox.mcl_state, "attention")
 
         self.start_tour("/odoo", "mcl_mailbox_reenter_password", login=self.doctor.login)
