@@ -45,8 +45,9 @@ class FetchmailServer(models.Model):
 
     def _inverse_mcl_password(self):
         """The encrypted password replaces the clear one Odoo would store."""
-        super()._inverse_mcl_password()
+        result = super()._inverse_mcl_password()
         self.filtered("mcl_has_password").password = False
+        return result
 
     def _imap_login(self, connection):
         """Log in with the decrypted password when one is stored encrypted."""
