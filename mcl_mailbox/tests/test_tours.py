@@ -4,6 +4,8 @@ from odoo.tests import HttpCase, tagged
 
 from .common import MailboxCase
 
+# A fresh database builds its web assets on the first tour: allow for it.
+TOUR_TIMEOUT = 180
 ADDRESS = "tour.user@practice.test"  # the addresses and passwords typed by the tours
 GOOD_PASSWORD = "abcdefghijklmnop"  # typed as "abcd efgh ijkl mnop"
 NEW_PASSWORD = "qrstuvwxyzabcdef"  # typed as "qrst uvwx yzab cdef"
@@ -16,7 +18,7 @@ class TestMailboxTours(MailboxCase, HttpCase):
 
     def test_add_a_mailbox_from_preferences(self):
         self.stack.add_user(ADDRESS, GOOD_PASSWORD)
-        self.start_tour("/odoo", "mcl_mailbox_add_from_preferences", login=self.doctor.login)
+        self.start_tour("/odoo", "mcl_mailbox_add_from_preferences", login=self.doctor.login, timeout=TOUR_TIMEOUT)
         mailbox = self.mailbox()
         self.assertEqual(mailbox.owner_user_id, self.doctor)
         self.assertEqual(mailbox.name, "Cabinet")
@@ -31,7 +33,7 @@ class TestMailboxTours(MailboxCase, HttpCase):
         self.send_mail(self.doctor, ADDRESS, patient)
         self.assertEqual(mailbox.mcl_state, "attention")
 
-        self.start_tour("/odoo", "mcl_mailbox_reenter_password", login=self.doctor.login)
+        self.start_tour("/odoo", "mcl_mailbox_reenter_password", login=self.doctor.login, timeout=TOUR_TIMEOUT)
         mailbox.invalidate_recordset()
         self.assertEqual(mailbox.mcl_state, "connected")
         self.assertEqual(mailbox._mcl_decrypt_password(), NEW_PASSWORD)
