@@ -1,4 +1,4 @@
-.PHONY: run test bench lint stop
+.PHONY: run test bench lint stop pot
 
 run:  ## the demo on http://localhost:8069
 	bash scripts/run_demo.sh
@@ -11,3 +11,6 @@ lint:
 
 stop:  ## stop the demo's mail stack if a run was killed
 	bash -c '. scripts/env.sh && $$ODOO_PY scripts/mailstack stop --dir $$MCL_RUN/mailstack-demo'
+
+pot:  ## export mcl_mailbox.pot with Odoo's exporter, merge it into fr.po, list what is untranslated
+	bash scripts/i18n_export.sh
