@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The demo (`make run`): a French practice whose practitioners send invoices from their
+# own mailboxes, on http://localhost:8069, with a local mail stack to read what they send.
+#   - prepares everything (scripts/bootstrap.sh), then starts the demo mail stack
+#     (.run/mailstack-demo, ports 10993 IMAPS, 10465 SMTPS, 10587 STARTTLS);
+#   - creates the database mcl_demo with mcl_mailbox and its demo data the first time
+#     (dropped again if that fails: nothing half-made), reuses it afterwards;
+#   - serves Odoo in the foreground; Ctrl-C stops Odoo and the mail stack.
+# Extra arguments go to odoo-bin, e.g. `bash scripts/run_demo.sh -u mcl_mailbox`.
+# MCL_DEMO_RESET=1 drops and recreates the database.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bash "$here/bootstrap.sh"
+# shellcheck source=scripts/env.sh
+source "$here/env.sh"
+
+DB=${MCL_DEMO_DB:-mcl_demo}
+HTTP_PORT=${MCL_DEMO_HTTP_PORT:-8069}
+STACK=$MCL_RUN/mailstack-demo
+# Fixed: the demo data points the mailboxes at 10993 / 10465 and the practice at 10587.
+STACK_PORT_BASE=10000
+CONF=$MCL_RUN/odoo-demo.conf
+INSTALL_LOG=$MCL_RUN/demo-install.log
+MAILSTACK=("$ODOO_PY" "$MCL_ROOT/scripts/mailstack")
+
+# The demo's throw-away mailboxes (the same passwords as in mcl_mailbox/demo/mcl_mailbox_demo.xml).
+PRACTICE_USERS=(
+    "claire.martin@cabinet-tilleuls.test:martin-demo"
+    "marc.dubois@cabinet-tilleuls.test:dubois-demo"
+    "noreply@cabinet-tilleuls.test:noreply-demo"
+)
+PATIENT_PASSWORD=patient
+PATIENTS=(jeanne.petit louis.moreau camille.bernard hugo.lefevre ines.garnier paul.roux)
+
+die() { echo "error: $*" >&2; exit 1; }
+step() { echo "==> $*"; }
+sql() { psql -X -q -d "$DB" -Atc "$1" 2>/dev/null; }
+
+port_free "$HTTP_PORT" \
+    || die "port $HTTP_PORT is already in use (another Odoo or demo?): stop it, or choose another port: MCL_DEMO_HTTP_PORT=8070 make run"
+
+odoo_pid=
+creating_db=
+drop_demo_db() {
+    dropdb --if-exists --force "$DB" >/dev/null 2>&1 || dropdb --if-exists "$DB"
+    rm -rf "$MCL_RUN/filestore/filestore/$DB"
+}
+stop_all() {
+    trap - EXIT INT TERM
+    if [ -n "$creating_db" ]; then drop_demo_db || true; fi
+    if [ -n "$odoo_pid" ] && kill -0 "$odoo_pid" 2>/dev/null; then
+        kill -INT "$odoo_pid" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$odoo_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$odoo_pid" 2>/dev/null || true
+        wait "$odoo_pid" 2>/dev/null || true
+    fi
+    "${MAILSTACK[@]}" stop --dir "$STACK" >/dev/null 2>&1 || true
+}
+trap stop_all EXIT
+trap 'echo; step "stopping Odoo and the mail stack"; exit 130' INT TERM
+
+step "demo mail stack ($STACK)"
+users=()
+for user in "${PRACTICE_USERS[@]}"; do users+=(--user "$user"); done
+for patient in "${PATIENTS[@]}"; do users+=(--user "$patient@patients.test:$PATIENT_PASSWORD"); done
+"${MAILSTACK[@]}" start --dir "$STACK" --port-base "$STACK_PORT_BASE" "${users[@]}" >/dev/null \
+    || die "the demo mail stack did not start (above); 'make stop' stops a stack left by an earlier run"
+
+write_odoo_conf "$CONF" "$DB" "$HTTP_PORT" "$STACK"
+
+demo_ready() {  # the module is installed with its demo data, and the filestore is still there
+    [ "$(sql "select state from ir_module_module where name='mcl_mailbox'")" = installed ] \
+        && [ "$(sql "select count(*) from ir_model_data where module='mcl_mailbox' and name='mailbox_martin_demo'")" = 1 ] \
+        && [ -d "$MCL_RUN/filestore/filestore/$DB" ]
+}
+
+if [ "${MCL_DEMO_RESET:-0}" = 1 ] || ! demo_ready; then
+    if [ "$(psql -X -d postgres -Atc "select 1 from pg_database where datname='$DB'")" = 1 ]; then
+        step "database $DB lacks the demo (or MCL_DEMO_RESET=1): recreating it"
+    fi
+    drop_demo_db
+    creating_db=1
+    step "creating the database $DB with mcl_mailbox and its demo data (first run only: about two minutes)"
+    if ! "$ODOO_PY" "$ODOO_HOME/odoo-bin" -c "$CONF" -d "$DB" -i mcl_mailbox --stop-after-init \
+            --logfile="$INSTALL_LOG" --log-level=warn || ! demo_ready \
+            || grep -q "demo data failed to install" "$INSTALL_LOG"; then
+        grep -E "ERROR|CRITICAL|Error|demo data failed" "$INSTALL_LOG" | tail -n 20 >&2 || true
+        die "creating the demo database failed and was undone; full log: $INSTALL_LOG"
+    fi
+    creating_db=
+fi
+
+step "starting Odoo on http://localhost:$HTTP_PORT (warnings and errors show below)"
+# A session of its own: Ctrl-C reaches this script only, which stops Odoo once, then the stack.
+setsid "$ODOO_PY" "$ODOO_HOME/odoo-bin" -c "$CONF" -d "$DB" --log-level=warn "$@" </dev/null &
+odoo_pid=$!
+for _ in $(seq 600); do
+    kill -0 "$odoo_pid" 2>/dev/null || die "Odoo stopped (its error is above)"
+    curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/web/login" 2>/dev/null && break
+    sleep 0.2
+done
+
+cat <<BANNER
+
+  Demo ready: http://localhost:$HTTP_PORT   (Ctrl-C stops Odoo and the mail stack)
+
+  Log in as              login / password
+    administrator        admin / admin
+    Dr Claire Martin     dr.martin / dr.martin       (médecin généraliste, has a mailbox)
+    Marc Dubois          kine.dubois / kine.dubois   (kinésithérapeute, has a mailbox)
+    Sophie Laurent       secretariat / secretariat   (secretary, invoicing)
+
+  Mailboxes on the local mail stack (certificate authority: $STACK/ca.pem)
+    IMAP  localhost:10993 (SSL/TLS)      SMTP  localhost:10465 (SSL/TLS), 10587 (STARTTLS)
+    claire.martin@cabinet-tilleuls.test / martin-demo
+    marc.dubois@cabinet-tilleuls.test / dubois-demo
+    patients, password "$PATIENT_PASSWORD": $(printf '%s, ' "${PATIENTS[@]}" | sed 's/, $//') (@patients.test)
+  Read a patient's mailbox:
+    python3 -c "import imaplib, ssl; m = imaplib.IMAP4_SSL('localhost', 10993, ssl_context=ssl.create_default_context(cafile='$STACK/ca.pem')); m.login('jeanne.petit@patients.test', '$PATIENT_PASSWORD'); m.select(); print(m.search(None, 'ALL'))"
+
+BANNER
+
+wait "$odoo_pid" && status=0 || status=$?
+odoo_pid=
+exit "$status"
