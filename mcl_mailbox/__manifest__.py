@@ -20,6 +20,8 @@
         "views/res_users_views.xml",
         "wizards/mcl_mailbox_setup_views.xml",
         "views/mcl_mailbox_menus.xml",
+        "data/mail_activity_type_data.xml",
+        "views/account_move_send_wizard_views.xml",
     ],
     "demo": [
         "demo/mcl_mailbox_demo.xml",

@@ -8,6 +8,7 @@ from odoo.tools import email_normalize
 from odoo.addons.base.models.ir_mail_server import SMTPConnection
 
 from ..core import probe, vault
+from .mail_mail import MAILBOX_FAILURES
 from .mcl_mailbox_mixin import configured_ca_file, configured_keys
 
 _logger = logging.getLogger(__name__)
@@ -179,6 +180,22 @@ class IrMailServer(models.Model):
         except UserError as error:
             self._mcl_record_problem(error.args[0])
             raise
+
+    def _mcl_requeue_failed_mails(self):
+        """Queue again the emails that could not leave through this mailbox (call it once it works).
+
+        Only emails in exception are taken, so one sent already is never sent again.
+        """
+        for mailbox in self.sudo().filtered("owner_user_id"):
+            failed = self.env["mail.mail"].sudo().search([
+                ("state", "=", "exception"),
+                ("failure_type", "in", MAILBOX_FAILURES),
+                ("author_id", "=", mailbox.owner_user_id.partner_id.id),
+                ("email_from", "ilike", mailbox.mcl_email),
+            ])
+            failed = failed.filtered(lambda mail, address=mailbox.mcl_email: email_normalize(mail.email_from) == address)
+            if failed:
+                failed._mcl_requeue(mailbox)
 
     # ------------------------------------------------------------------
     # State

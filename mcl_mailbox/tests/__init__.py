@@ -4,4 +4,6 @@ from . import test_mailbox_sending
 from . import test_mailbox_secrets
 from . import test_tours
 from . import test_fetchmail_server
+from . import test_invoice_sending
+from . import test_invoice_tours
 from . import test_i18n

@@ -79,6 +79,20 @@ class TestMailboxAccess(MailboxCase):
         self.assertEqual(ids, mail.ids)
         self.assertNotEqual(server_id, self.physio_mailbox.id)
 
+    def test_without_shared_server_another_users_address_still_avoids_their_mailbox(self):
+        self.shared.unlink()
+        mail = self.env["mail.mail"].sudo().create({
+            "email_from": self.physio_mailbox.mcl_email,
+            "email_to": "patient@patients.test",
+            "subject": "Not mine",
+            "body_html": "<p>x</p>",
+            "author_id": self.doctor.partner_id.id,
+        })
+        [(server_id, _alias, smtp_from, _ids)] = list(mail._split_by_mail_configuration())
+        self.assertFalse(server_id)
+        connecting_to = self.env["ir.mail_server"]._mcl_mailbox_to_connect(server_id, None, smtp_from)
+        self.assertNotEqual(connecting_to, self.physio_mailbox, "the connection must not lead back to it")
+
     def test_the_owner_mail_uses_their_mailbox(self):
         mail = self.env["mail.mail"].sudo().create({
             "email_from": self.doctor_mailbox.mcl_email,

@@ -1,1 +1,2 @@
 from . import mcl_mailbox_setup
+from . import account_move_send_wizard

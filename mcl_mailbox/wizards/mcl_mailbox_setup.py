@@ -37,6 +37,7 @@ class McLMailboxSetup(models.TransientModel):
     provider_note = fields.Text(related="mcl_provider_id.note")
     provider_steps = fields.Html(related="mcl_provider_id.setup_steps")
     provider_password_url = fields.Char(related="mcl_provider_id.password_url")
+    provider_help_url = fields.Char(related="mcl_provider_id.help_url")
     provider_auth_kind = fields.Selection(related="mcl_provider_id.auth_kind")
     diagnosis = fields.Text(string="Why the test failed", readonly=True)
     is_admin = fields.Boolean(compute="_compute_is_admin")
@@ -155,6 +156,7 @@ class McLMailboxSetup(models.TransientModel):
             self.sudo().mcl_password_token = False
             return self._reopen()
         mailbox = self._save_mailbox()
+        mailbox._mcl_requeue_failed_mails()
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

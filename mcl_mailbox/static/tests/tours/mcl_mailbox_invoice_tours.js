@@ -1,0 +1,44 @@
+/** @odoo-module **/
+
+import { registry } from "@web/core/registry";
+
+// The mailbox address the Python side connects for the practitioner.
+const ADDRESS = "invoice.tour@practice.test";
+
+function countClicks() {
+    window.mclClicks = 0;
+    document.addEventListener("click", () => window.mclClicks++, true);
+}
+
+registry.category("web_tour.tours").add("mcl_mailbox_send_invoice_in_two_clicks", {
+    steps: () => [
+        {
+            content: "A posted invoice, ready to send; start counting the user's clicks",
+            trigger: ".o_form_view:has(.o_arrow_button_current:contains(Posted)) button[name=action_invoice_sent]",
+            run: countClicks,
+        },
+        {
+            content: "Click 1: Send",
+            trigger: ".o_form_view .o_statusbar_buttons button[name=action_invoice_sent].btn-primary",
+            run: "click",
+        },
+        {
+            content: "The wizard shows the practitioner's mailbox",
+            trigger: `.modal div[name=mcl_sent_from]:contains(${ADDRESS})`,
+        },
+        {
+            content: "Click 2: Send in the wizard",
+            trigger: ".modal footer button[name=action_send_and_print]:contains(Send)",
+            run: "click",
+        },
+        {
+            content: "The invoice is sent: the email is in the chatter",
+            trigger: "body:not(:has(.modal)) .o-mail-Message:contains(veuillez trouver votre facture)",
+            run() {
+                if (window.mclClicks !== 2) {
+                    throw new Error(`Sending took ${window.mclClicks} clicks instead of 2`);
+                }
+            },
+        },
+    ],
+});
