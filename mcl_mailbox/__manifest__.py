@@ -14,6 +14,7 @@
         "security/mcl_mailbox_security.xml",
         "data/mcl_mailbox_provider_data.xml",
         "data/ir_config_parameter_data.xml",
+        "data/ir_cron_data.xml",
         "views/mcl_mailbox_provider_views.xml",
         "views/ir_mail_server_views.xml",
         "views/fetchmail_server_views.xml",

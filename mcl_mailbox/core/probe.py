@@ -194,11 +194,20 @@ def make_ssl_context(cafile=None):
 
 def check_imap(endpoint, ssl_context, timeout=DEFAULT_TIMEOUT):
     """Log in over IMAP, list the top folders and examine INBOX read-only; raise on failure."""
+    with imap_connection(endpoint, ssl_context, timeout) as client:
+        expect_ok("list", client.list('""', "%"))
+        expect_ok("examine", client.select("INBOX", readonly=True))
+
+
+@contextlib.contextmanager
+def imap_connection(endpoint, ssl_context, timeout=DEFAULT_TIMEOUT):
+    """A logged-in IMAP client, every step bounded by the same deadline as the checks."""
     with _Watchdog(timeout + DEADLINE_SLACK) as watchdog:
         client = _IMAPClient(_Dialer(endpoint, ssl_context, timeout, watchdog))
         try:
-            _imap_session(client, endpoint, ssl_context)
-            # The mailbox has proved usable: a sloppy goodbye is not a failure.
+            _imap_open(client, endpoint, ssl_context)
+            yield client
+            # The work is done: a sloppy goodbye is not a failure.
             with contextlib.suppress(imaplib.IMAP4.error, OSError):
                 client.logout()
         finally:
@@ -396,15 +405,13 @@ class _IMAPClient(imaplib.IMAP4):
         return self._dialer.open()
 
 
-def _imap_session(client, endpoint, ssl_context):
+def _imap_open(client, endpoint, ssl_context):
     if endpoint.security == "starttls":
         if "STARTTLS" not in client.capabilities:
             raise StartTlsUnsupportedError("the IMAP server does not offer STARTTLS")
         with _tls_handshake():
             client.starttls(ssl_context)
     _imap_login(client, endpoint)
-    _expect_ok("list", client.list('""', "%"))
-    _expect_ok("examine", client.select("INBOX", readonly=True))
 
 
 def _imap_login(client, endpoint):
@@ -421,7 +428,7 @@ def _imap_quoted(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _expect_ok(step, response):
+def expect_ok(step, response):
     status, data = response
     if status != "OK":
         raise ImapRefusedError(step, f"{status} {_text(data)}")

@@ -4,5 +4,6 @@ from . import ir_mail_server
 from . import fetchmail_server
 from . import res_users
 from . import mail_mail
+from . import mcl_mailbox_sent_copy
 from . import account_move
 from . import account_move_send

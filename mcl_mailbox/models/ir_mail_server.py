@@ -137,7 +137,23 @@ class IrMailServer(models.Model):
         connection.ehlo_or_helo_if_needed()
         connection.from_filter = mailbox.from_filter
         connection.smtp_from = smtp_from
+        connection.mcl_mailbox_id = mailbox.id
         return connection
+
+    def send_email(self, message, mail_server_id=None, smtp_server=None, smtp_port=None, smtp_user=None,
+                   smtp_password=None, smtp_encryption=None, smtp_ssl_certificate=None, smtp_ssl_private_key=None,
+                   smtp_debug=False, smtp_session=None):
+        """Queue a copy for the Sent folder of the personal mailbox the message left through."""
+        message_id = super().send_email(
+            message, mail_server_id=mail_server_id, smtp_server=smtp_server, smtp_port=smtp_port,
+            smtp_user=smtp_user, smtp_password=smtp_password, smtp_encryption=smtp_encryption,
+            smtp_ssl_certificate=smtp_ssl_certificate, smtp_ssl_private_key=smtp_ssl_private_key,
+            smtp_debug=smtp_debug, smtp_session=smtp_session,
+        )
+        mailbox = self.sudo().browse(getattr(smtp_session, "mcl_mailbox_id", None) or [])
+        if mailbox.mcl_imap_host and not mailbox.mcl_provider_id.files_sent_copy:
+            self.env["mcl.mailbox.sent.copy"].sudo()._enqueue(mailbox, message)
+        return message_id
 
     def _mcl_mailbox_to_connect(self, mail_server_id, host, smtp_from):
         if mail_server_id:

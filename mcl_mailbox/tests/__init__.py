@@ -7,3 +7,4 @@ from . import test_fetchmail_server
 from . import test_invoice_sending
 from . import test_invoice_tours
 from . import test_i18n
+from . import test_sent_copy
