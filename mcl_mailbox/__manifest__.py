@@ -8,10 +8,11 @@
     "license": "LGPL-3",
     "development_status": "Beta",
     "depends": ["mail", "account"],
-    "external_dependencies": {"python": ["cryptography"]},
+    "external_dependencies": {"python": ["cryptography", "defusedxml", "dnspython"]},
     "data": [
         "security/ir.model.access.csv",
         "security/mcl_mailbox_security.xml",
+        "security/mcl_mailbox_setup_security.xml",
         "data/mcl_mailbox_provider_data.xml",
         "data/ir_config_parameter_data.xml",
         "data/ir_cron_data.xml",
@@ -23,6 +24,7 @@
         "views/mcl_mailbox_menus.xml",
         "data/mail_activity_type_data.xml",
         "views/account_move_send_wizard_views.xml",
+        "views/ir_mail_server_security_views.xml",
     ],
     "demo": [
         "demo/mcl_mailbox_demo.xml",

@@ -180,3 +180,51 @@ class McLMailboxMixin(models.AbstractModel):
                                _("Check the port: it may belong to another service.")),
         }
         return table.get(code, (_("The connection failed."), _("Check the settings; the server's reply below may help.")))
+
+    # ------------------------------------------------------------------
+    # Key rotation
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _mcl_rotate_secrets(self):
+        """Re-encrypt every stored password with the current (first) key.
+
+        Return {model name: {"rotated": n, "current": n, "unreadable": records}};
+        a password no configured key opens is left as it is (its owner re-enters it).
+        """
+        keys = configured_keys()
+        self._mcl_encrypt("")  # explains a missing or invalid key before anything is touched
+        report = {}
+        for model_name in self._mcl_secret_models():
+            records = self.env[model_name].sudo().with_context(active_test=False).search(
+                [("mcl_password_token", "!=", False)], order="id"
+            )
+            report[model_name] = records._mcl_rotate_tokens(keys)
+        _logger.info("Mailbox passwords re-encrypted with the current key: %s", {
+            name: {"rotated": counts["rotated"], "current": counts["current"], "unreadable": counts["unreadable"].ids}
+            for name, counts in report.items()
+        })
+        return report
+
+    @api.model
+    def _mcl_secret_models(self):
+        """The models that store an encrypted password (setup forms included)."""
+        return sorted(
+            name for name in self.env.registry.descendants([self._name], "_inherit")
+            if not self.env[name]._abstract
+        )
+
+    def _mcl_rotate_tokens(self, keys):
+        counts = {"rotated": 0, "current": 0, "unreadable": self.browse()}
+        for record in self:
+            token = record.mcl_password_token
+            if vault.uses_current_key(keys, token):
+                counts["current"] += 1
+                continue
+            try:
+                record.mcl_password_token = vault.rotate(keys, token)
+            except vault.UndecryptableError:
+                counts["unreadable"] |= record
+                continue
+            counts["rotated"] += 1
+        return counts
