@@ -8,3 +8,10 @@ from . import test_invoice_sending
 from . import test_invoice_tours
 from . import test_i18n
 from . import test_sent_copy
+from . import test_mailbox_discovery
+from . import test_security_rotation
+from . import test_security_restore
+from . import test_security_leaks
+from . import test_security_isolation
+from . import test_security_tls
+from . import test_security_input

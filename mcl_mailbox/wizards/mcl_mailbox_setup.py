@@ -9,6 +9,9 @@ from ..models.ir_mail_server import ENCRYPTION_SELECTION, TERMS_VERSION
 
 HOST_PATTERN = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# RFC 5321 limits: a whole address, and the part before the @.
+ADDRESS_MAX = 254
+LOCAL_PART_MAX = 64
 
 
 class McLMailboxSetup(models.TransientModel):
@@ -108,18 +111,17 @@ class McLMailboxSetup(models.TransientModel):
     # ------------------------------------------------------------------
 
     def action_prefill(self):
-        """Pick the provider from the address's domain and fill in its settings."""
+        """Pick the provider from the address's domain and fill in its settings; for a domain no
+        preset covers, look up the settings the domain publishes."""
         self.ensure_one()
         email = self._normalized_email()
         provider = self.env["mcl.mailbox.provider"]._match_domain(email.rpartition("@")[2])
         if provider:
             self.mcl_provider_id = provider
             self._apply_provider(provider)
-            self.diagnosis = False
+            self.diagnosis = self.prefill_source = False
         else:
-            self.mcl_provider_id = self.env.ref("mcl_mailbox.provider_manual", raise_if_not_found=False)
-            self.login = self.login or email
-            self.diagnosis = _("No preset covers “%s”: type the server settings your provider gives.", email)
+            self._mcl_prefill_by_discovery(email)  # wizards/mcl_mailbox_setup_discovery.py
         return self._reopen()
 
     def _apply_provider(self, provider):
@@ -196,6 +198,12 @@ class McLMailboxSetup(models.TransientModel):
         email = email_normalize(self.email or "", strict=True)
         if not email or CONTROL_CHARACTERS.search(self.email):
             raise UserError(_("“%s” is not a valid email address.", self.email or ""))
+        if len(email) > ADDRESS_MAX or len(email.partition("@")[0]) > LOCAL_PART_MAX:
+            raise UserError(_("This email address is too long: at most %(total)s characters, %(local)s before the @.",
+                              total=ADDRESS_MAX, local=LOCAL_PART_MAX))
+        if not email.isascii():
+            raise UserError(_("“%(email)s” is not a valid email address for this connection: type it in Latin "
+                              "characters (for a domain with accents, its xn-- form).", email=email))
         return email
 
     def _password_to_test(self):
