@@ -1,4 +1,4 @@
-.PHONY: run test bench lint stop pot
+.PHONY: run test bench lint stop pot screenshots
 
 run:  ## the demo on http://localhost:8069
 	bash scripts/run_demo.sh
@@ -14,3 +14,9 @@ stop:  ## stop the demo's mail stack if a run was killed
 
 pot:  ## export mcl_mailbox.pot with Odoo's exporter, merge it into fr.po, list what is untranslated
 	bash scripts/i18n_export.sh
+
+screenshots:  ## the French documentation's screenshots (docs/fr/img), taken by Chromium from the real UI
+	bash scripts/screenshots.sh
+
+bench:  ## measure against stock Odoo 18 (own mail stack and databases); writes docs/benchmarks.md
+	bash scripts/bench.sh
