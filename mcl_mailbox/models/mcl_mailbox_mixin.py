@@ -123,7 +123,7 @@ class McLMailboxMixin(models.AbstractModel):
         """A message in plain words: which side, the cause, what to do, the server's reply."""
         side = _("Incoming mail (IMAP)") if diagnosis.side == "imap" else _("Outgoing mail (SMTP)")
         cause, advice = self._mcl_cause_and_advice(diagnosis.code, endpoint)
-        lines = [f"{side}: {cause}", _("What to do: %s", advice)]
+        lines = [_("%(side)s: %(cause)s", side=side, cause=cause), _("What to do: %s", advice)]
         if diagnosis.reply:
             lines.append(_("Server reply: %s", diagnosis.reply))
         return "\n".join(lines)
@@ -153,6 +153,8 @@ class McLMailboxMixin(models.AbstractModel):
                                     _("Tell the provider; do not go on until the certificate is renewed.")),
             "hostname_mismatch": (_("The server's certificate is not valid for the name “%s”.", host),
                                   _("Use the server name the provider documents.")),
+            "starttls_unsupported": (_("STARTTLS was chosen but the server does not offer it on port %s.", port),
+                                     _("Choose SSL/TLS with its port (993 for IMAP, 465 for SMTP).")),
             "tls_handshake_failed": (_("The secure connection could not be set up."),
                                      _("Check the security setting and the port.")),
             "auth_failed": (_("The server refused the login or the password."), credentials_advice),

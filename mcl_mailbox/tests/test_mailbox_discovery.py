@@ -67,3 +67,14 @@ class TestMailboxDiscovery(MailboxCase):
         self.assertFalse(form.imap_host)
         self.assertFalse(form.prefill_source)
         self.assertIn("No preset covers “vous@votresiteweb.test”, and its domain publishes no mail settings", form.diagnosis)
+
+    def test_a_chosen_preset_is_kept_when_the_domain_publishes_nothing(self):
+        form = self.env["mcl.mailbox.setup"].with_user(self.doctor).create({
+            "terms_accepted": True, "email": "dr.roux@mon-cabinet-workspace.test",
+            "mcl_provider_id": self.env.ref("mcl_mailbox.provider_gmail").id,
+        })
+        form.action_prefill()
+        self.assertEqual(form.mcl_provider_id, self.env.ref("mcl_mailbox.provider_gmail"))
+        self.assertEqual((form.imap_host, form.smtp_host), ("imap.gmail.com", "smtp.gmail.com"))
+        self.assertIn("which you chose, are kept", form.prefill_source)
+        self.assertFalse(form.diagnosis)

@@ -1,7 +1,7 @@
 """Adding and changing a mailbox: test, then save, against the local Dovecot/aiosmtpd stack."""
 
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
 from .common import MailboxCase
 
@@ -213,3 +213,14 @@ class TestMailboxInput(MailboxCase):
 
     def test_no_encryption_is_for_administrators(self):
         self.assert_refused("Only an administrator", smtp_encryption="none")
+
+
+@tagged("post_install", "-at_install")
+class TestMailboxSetupForm(MailboxCase):
+    def test_the_login_follows_the_address_in_the_providers_form(self):
+        form = Form(self.env["mcl.mailbox.setup"].with_user(self.doctor))
+        form.terms_accepted = True
+        form.mcl_provider_id = self.env.ref("mcl_mailbox.provider_free")
+        form.email = "Jean.Dupont@free.fr"
+        self.assertEqual(form.login, "jean.dupont")
+        self.assertEqual((form.imap_host, form.smtp_host), ("imap.free.fr", "smtp.free.fr"))

@@ -52,6 +52,13 @@ class McLMailboxSetup(models.TransientModel):
     def _onchange_mcl_provider_id(self):
         self._apply_provider(self.mcl_provider_id)
 
+    @api.onchange("email")
+    def _onchange_email(self):
+        """The login follows the address in the form the chosen provider expects."""
+        email = email_normalize(self.email or "")
+        if email and self.mcl_provider_id:
+            self.login = self.mcl_provider_id._login_for(email)
+
     @api.onchange("smtp_encryption", "imap_encryption")
     def _onchange_encryption_none(self):
         if "none" in (self.smtp_encryption, self.imap_encryption) and not self.is_admin:

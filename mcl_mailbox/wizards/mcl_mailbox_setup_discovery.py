@@ -30,6 +30,15 @@ class McLMailboxSetup(models.TransientModel):
     def _mcl_prefill_by_discovery(self, email):
         """Fill the form with the settings published for the address's domain, else ask for them."""
         proposal = self._mcl_discover(email)
+        if not proposal and self.mcl_provider_id.imap_host:
+            # the user chose a preset (say Gmail for Google Workspace on their own domain): keep it
+            self._apply_provider(self.mcl_provider_id)
+            self.diagnosis = False
+            self.prefill_source = _(
+                "Your domain publishes no mail settings: the settings of %(provider)s, which you chose, are kept.",
+                provider=self.mcl_provider_id.name,
+            )
+            return
         if not proposal:
             self.mcl_provider_id = self.env.ref("mcl_mailbox.provider_manual", raise_if_not_found=False)
             self.login = self.login or email
