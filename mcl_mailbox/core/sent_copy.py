@@ -55,20 +55,27 @@ def sent_folder(list_lines):
     raise NoSentFolderError("no folder is marked \\Sent or named like a Sent folder")
 
 
-def append_once(endpoint, ssl_context, timeout, raw_message, message_id):
-    """Append ``raw_message`` to the Sent folder unless ``message_id`` is there; say which happened."""
+def file_copies(endpoint, ssl_context, timeout, messages):
+    """Append each (message_id, raw_message) to the Sent folder unless already there, in one session.
+
+    Return {message_id: "appended" | "present"}; the whole session is bounded by ``timeout``.
+    """
+    outcome = {}
     with probe.imap_connection(endpoint, ssl_context, timeout) as client:
         status, lines = client.list('""', "*")
         probe.expect_ok("list", (status, lines))
         folder = sent_folder(line for line in lines if line)
         probe.expect_ok("select", client.select(folder))
-        status, found = client.search(None, "HEADER", "Message-ID", _quoted(message_id))
-        probe.expect_ok("search", (status, found))
-        if found and found[0].split():
-            return "present"
-        internal_date = imaplib.Time2Internaldate(time.time())
-        probe.expect_ok("append", client.append(folder, "(\\Seen)", internal_date, raw_message))
-        return "appended"
+        for message_id, raw_message in messages:
+            status, found = client.search(None, "HEADER", "Message-ID", _quoted(message_id))
+            probe.expect_ok("search", (status, found))
+            if found and found[0].split():
+                outcome[message_id] = "present"
+                continue
+            internal_date = imaplib.Time2Internaldate(time.time())
+            probe.expect_ok("append", client.append(folder, "(\\Seen)", internal_date, raw_message))
+            outcome[message_id] = "appended"
+    return outcome
 
 
 def _quoted(text):

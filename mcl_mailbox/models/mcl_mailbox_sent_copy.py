@@ -3,6 +3,7 @@ import logging
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import split_every
 
 from ..core import probe, sent_copy
 from .mcl_mailbox_mixin import configured_ca_file
@@ -11,6 +12,8 @@ _logger = logging.getLogger(__name__)
 
 # After this many failed attempts a copy is left aside, its last error visible to administrators.
 MAX_ATTEMPTS = 10
+# Copies filed per IMAP session: each session is bounded by the connection timeout.
+SESSION_SIZE = 25
 
 
 class McLMailboxSentCopy(models.Model):
@@ -47,34 +50,42 @@ class McLMailboxSentCopy(models.Model):
             "message_id": message_id,
             "raw_message": base64.b64encode(message.as_bytes()),
         })
-        self.env.ref("mcl_mailbox.ir_cron_mcl_mailbox_sent_copy")._trigger()
+        self._trigger_once()
 
     @api.model
-    def _cron_file_sent_copies(self, limit=100):
-        """File the waiting copies; a failure is kept for a later run."""
-        context = probe.make_ssl_context(configured_ca_file())
-        for copy in self.search([("attempt_count", "<", MAX_ATTEMPTS)], limit=limit):
-            copy._file(context)
+    def _trigger_once(self):
+        """Wake the cron up once per transaction, however many copies it queues."""
+        if not self.env.cr.precommit.data.get(self._name):
+            self.env.cr.precommit.data[self._name] = True
+            self.env.cr.precommit.add(self.env.ref("mcl_mailbox.ir_cron_mcl_mailbox_sent_copy")._trigger)
 
-    def _file(self, ssl_context):
-        mailbox = self.mail_server_id
+    @api.model
+    def _cron_file_sent_copies(self, limit=500):
+        """File the waiting copies, one IMAP session per mailbox and chunk; a failure is kept for later."""
+        context = probe.make_ssl_context(configured_ca_file())
+        copies = self.search([("attempt_count", "<", MAX_ATTEMPTS)], limit=limit)
+        for mailbox, mailbox_copies in copies.grouped("mail_server_id").items():
+            for chunk in split_every(SESSION_SIZE, mailbox_copies.ids, self.browse):
+                chunk._file(mailbox, context)
+
+    def _file(self, mailbox, ssl_context):
         password = ""
         try:
             password = mailbox._mcl_decrypt_password()
             endpoint = mailbox._mcl_endpoints(password)[0]
-            raw = base64.b64decode(self.raw_message)
-            sent_copy.append_once(endpoint, ssl_context, self._mcl_timeout(), raw, self.message_id)
+            messages = [(copy.message_id, base64.b64decode(copy.raw_message)) for copy in self]
+            sent_copy.file_copies(endpoint, ssl_context, self._mcl_timeout(), messages)
         except UserError as error:
-            self._record_failure(error.args[0])
+            self._record_failure(mailbox, error.args[0])
         except Exception as error:  # recorded and retried by the next run, never raised into the cron
-            self._record_failure(probe.diagnose("imap", error, password).reply)
+            self._record_failure(mailbox, probe.diagnose("imap", error, password).reply)
         else:
             self.unlink()
 
-    def _record_failure(self, reason):
-        self.write({"attempt_count": self.attempt_count + 1, "last_error": reason})
-        _logger.info("Sent copy %s for mailbox %s not filed yet (attempt %s)", self.id, self.mail_server_id.id,
-                     self.attempt_count)
+    def _record_failure(self, mailbox, reason):
+        for copy in self:
+            copy.write({"attempt_count": copy.attempt_count + 1, "last_error": reason})
+        _logger.info("%s copies for the Sent folder of mailbox %s not filed yet", len(self), mailbox.id)
 
     @api.model
     def _mcl_timeout(self):
