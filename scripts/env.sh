@@ -17,10 +17,10 @@ MCL_RUN=${MCL_RUN:-$MCL_ROOT/.run}
 ODOO_PY=$MCL_VENV/bin/python
 export PYTHONPATH=$ODOO_HOME${PYTHONPATH:+:$PYTHONPATH}
 
-# write_odoo_conf FILE DB HTTP_PORT MAILSTACK_DIR: an odoo.conf for the demo or the tests,
+# write_odoo_conf FILE DB HTTP_PORT MAILSTACK_DIR [DATA_DIR]: an odoo.conf for the demo or the tests,
 # with the mailbox key (made once, kept in .run/, never committed) and the local CA.
 write_odoo_conf() {
-    local file=$1 db=$2 http_port=$3 stack=$4 keyfile=$MCL_RUN/mcl_mailbox_keys
+    local file=$1 db=$2 http_port=$3 stack=$4 data_dir=${5:-$MCL_RUN/filestore} keyfile=$MCL_RUN/mcl_mailbox_keys
     mkdir -p "$MCL_RUN"
     if [ ! -s "$keyfile" ]; then
         (umask 077; "$ODOO_PY" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' > "$keyfile")
@@ -33,7 +33,7 @@ dbfilter = ^$db\$
 http_interface = 127.0.0.1
 http_port = $http_port
 gevent_port = $((http_port + 3))
-data_dir = $MCL_RUN/filestore
+data_dir = $data_dir
 list_db = False
 mcl_mailbox_keys = $(cat "$keyfile")
 mcl_mailbox_ca_file = $stack/ca.pem

@@ -5,7 +5,9 @@
 #     (.run/mailstack-demo, ports 10993 IMAPS, 10465 SMTPS, 10587 STARTTLS);
 #   - creates the database mcl_demo with mcl_mailbox and its demo data the first time
 #     (dropped again if that fails: nothing half-made), reuses it afterwards;
-#   - serves Odoo in the foreground; Ctrl-C stops Odoo and the mail stack.
+#   - starts a small DNS server (127.0.0.1:10053) publishing the practice domain's SRV records,
+#     so that Prefill configures the secretary's custom-domain address by itself;
+#   - serves Odoo in the foreground; Ctrl-C stops Odoo, the DNS server and the mail stack.
 # Extra arguments go to odoo-bin, e.g. `bash scripts/run_demo.sh -u mcl_mailbox`.
 # MCL_DEMO_RESET=1 drops and recreates the database.
 set -euo pipefail
@@ -28,6 +30,13 @@ PRACTICE_USERS=(
     "claire.martin@cabinet-tilleuls.test:martin-demo"
     "marc.dubois@cabinet-tilleuls.test:dubois-demo"
     "noreply@cabinet-tilleuls.test:noreply-demo"
+    "secretariat@cabinet-tilleuls.test:secretariat-demo"
+)
+# No preset covers the practice's own domain: its DNS publishes the servers (RFC 6186 / 8314 SRV).
+DNS_PORT=10053
+DNS_RECORDS=(
+    "_imaps._tcp.cabinet-tilleuls.test SRV 0 1 10993 localhost."
+    "_submissions._tcp.cabinet-tilleuls.test SRV 0 1 10465 localhost."
 )
 PATIENT_PASSWORD=patient
 PATIENTS=(jeanne.petit louis.moreau camille.bernard hugo.lefevre ines.garnier paul.roux)
@@ -40,6 +49,7 @@ port_free "$HTTP_PORT" \
     || die "port $HTTP_PORT is already in use (another Odoo or demo?): stop it, or choose another port: MCL_DEMO_HTTP_PORT=8070 make run"
 
 odoo_pid=
+dns_pid=
 creating_db=
 drop_demo_db() {
     dropdb --if-exists --force "$DB" >/dev/null 2>&1 || dropdb --if-exists "$DB"
@@ -54,6 +64,7 @@ stop_all() {
         kill -KILL "$odoo_pid" 2>/dev/null || true
         wait "$odoo_pid" 2>/dev/null || true
     fi
+    if [ -n "$dns_pid" ]; then kill "$dns_pid" 2>/dev/null || true; wait "$dns_pid" 2>/dev/null || true; fi
     "${MAILSTACK[@]}" stop --dir "$STACK" >/dev/null 2>&1 || true
 }
 trap stop_all EXIT
@@ -66,11 +77,22 @@ for patient in "${PATIENTS[@]}"; do users+=(--user "$patient@patients.test:$PATI
 "${MAILSTACK[@]}" start --dir "$STACK" --port-base "$STACK_PORT_BASE" "${users[@]}" >/dev/null \
     || die "the demo mail stack did not start (above); 'make stop' stops a stack left by an earlier run"
 
-write_odoo_conf "$CONF" "$DB" "$HTTP_PORT" "$STACK"
+step "demo DNS server for cabinet-tilleuls.test (127.0.0.1:$DNS_PORT)"
+records=()
+for record in "${DNS_RECORDS[@]}"; do records+=(--record "$record"); done
+PYTHONPATH="$MCL_ROOT/scripts" "$ODOO_PY" -m mailstack.discovery --port "$DNS_PORT" "${records[@]}" >/dev/null &
+dns_pid=$!
+sleep 0.5
+kill -0 "$dns_pid" 2>/dev/null \
+    || die "the demo DNS server did not start: UDP port $DNS_PORT is taken (another demo?)"
 
-demo_ready() {  # the module is installed with its demo data, and the filestore is still there
+write_odoo_conf "$CONF" "$DB" "$HTTP_PORT" "$STACK"
+echo "mcl_mailbox_dns = 127.0.0.1:$DNS_PORT" >> "$CONF"
+
+demo_ready() {  # the module is installed with its demo data in French, and the filestore is still there
     [ "$(sql "select state from ir_module_module where name='mcl_mailbox'")" = installed ] \
         && [ "$(sql "select count(*) from ir_model_data where module='mcl_mailbox' and name='mailbox_martin_demo'")" = 1 ] \
+        && [ "$(sql "select active from res_lang where code='fr_FR'")" = t ] \
         && [ -d "$MCL_RUN/filestore/filestore/$DB" ]
 }
 
@@ -80,8 +102,9 @@ if [ "${MCL_DEMO_RESET:-0}" = 1 ] || ! demo_ready; then
     fi
     drop_demo_db
     creating_db=1
+    : > "$INSTALL_LOG"  # Odoo appends to its log file: start this attempt's log empty
     step "creating the database $DB with mcl_mailbox and its demo data (first run only: about two minutes)"
-    if ! "$ODOO_PY" "$ODOO_HOME/odoo-bin" -c "$CONF" -d "$DB" -i mcl_mailbox --stop-after-init \
+    if ! "$ODOO_PY" "$ODOO_HOME/odoo-bin" -c "$CONF" -d "$DB" -i mcl_mailbox --load-language=fr_FR --stop-after-init \
             --logfile="$INSTALL_LOG" --log-level=warn || ! demo_ready \
             || grep -q "demo data failed to install" "$INSTALL_LOG"; then
         grep -E "ERROR|CRITICAL|Error|demo data failed" "$INSTALL_LOG" | tail -n 20 >&2 || true
@@ -115,6 +138,9 @@ cat <<BANNER
     claire.martin@cabinet-tilleuls.test / martin-demo
     marc.dubois@cabinet-tilleuls.test / dubois-demo
     patients, password "$PATIENT_PASSWORD": $(printf '%s, ' "${PATIENTS[@]}" | sed 's/, $//') (@patients.test)
+  Custom domain: log in as secretariat, Preferences > Boîtes mail > Ajouter une boîte mail,
+    address secretariat@cabinet-tilleuls.test, click Pré-remplir: the settings come from the
+    domain's DNS (SRV records); app password secretariat-demo, then Tester la connexion et enregistrer.
   Read a patient's mailbox:
     python3 -c "import imaplib, ssl; m = imaplib.IMAP4_SSL('localhost', 10993, ssl_context=ssl.create_default_context(cafile='$STACK/ca.pem')); m.login('jeanne.petit@patients.test', '$PATIENT_PASSWORD'); m.select(); print(m.search(None, 'ALL'))"
 

@@ -48,15 +48,31 @@ record "tests/ (pytest)" $rc
 no_skips "$MCL_RUN/junit-tests.xml" "tests/"
 
 section "fresh database $DB with mcl_mailbox"
-write_odoo_conf "$CONF" "$DB" "${MCL_TEST_HTTP_PORT:-8169}" "$STACK"
-dropdb --if-exists "$DB"
-if ! "$ODOO_PY" "$ODOO_HOME/odoo-bin" -c "$CONF" -d "$DB" -i mcl_mailbox --without-demo=all \
-        --stop-after-init --logfile="$LOG" --log-level=warn; then
-    dropdb --if-exists "$DB"
-    echo "error: installing mcl_mailbox failed; see $LOG" >&2
-    tail -n 30 "$LOG" >&2
-    exit 1
+# The install is kept as a template database, reused while the add-on and Odoo are unchanged;
+# every run still gets a fresh copy of it. The filestore lives outside the clone for that reason.
+DATA_DIR=$MCL_CACHE/test-data
+write_odoo_conf "$CONF" "$DB" "${MCL_TEST_HTTP_PORT:-8169}" "$STACK" "$DATA_DIR"
+TEMPLATE=${DB}_template
+source_hash=$( (cd "$MCL_ROOT" && find mcl_mailbox -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 \
+    | sort -z | xargs -0 sha1sum; sha1sum "$ODOO_HOME/odoo/release.py" requirements-dev.txt) | sha1sum | cut -c1-16)
+filestore() { echo "$DATA_DIR/filestore/$1"; }
+drop_db() { dropdb --if-exists "$1"; rm -rf "$(filestore "$1")"; }
+if [ "$(psql -X -d postgres -Atc "select shobj_description(oid, 'pg_database') from pg_database where datname='$TEMPLATE'")" != "$source_hash" ]; then
+    drop_db "$TEMPLATE"
+    if ! "$ODOO_PY" "$ODOO_HOME/odoo-bin" -c "$CONF" -d "$TEMPLATE" -i mcl_mailbox --without-demo=all \
+            --stop-after-init --logfile="$LOG" --log-level=warn; then
+        drop_db "$TEMPLATE"
+        echo "error: installing mcl_mailbox failed; see $LOG" >&2
+        tail -n 30 "$LOG" >&2
+        exit 1
+    fi
+    psql -X -q -d postgres -c "comment on database \"$TEMPLATE\" is '$source_hash'"
+else
+    echo "mcl_mailbox unchanged since the last install: copying the template database $TEMPLATE"
 fi
+drop_db "$DB"
+createdb -T "$TEMPLATE" "$DB"
+mkdir -p "$(filestore "$DB")" && cp -a "$(filestore "$TEMPLATE")/." "$(filestore "$DB")/" 2>/dev/null || true
 
 section "add-on tests (pytest-odoo, tours on Chromium)"
 # Odoo logs at DEBUG level into $LOG, which is then searched for the test passwords.
