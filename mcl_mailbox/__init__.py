@@ -1,3 +1,6 @@
 from . import cli
+from .core import redact
 from . import models
 from . import wizards
+
+redact.install()

@@ -6,6 +6,7 @@ from unittest.mock import patch
 
 from cryptography.fernet import Fernet
 
+from odoo import api
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import config
@@ -77,6 +78,15 @@ class TestMailboxSecrets(MailboxCase):
         self.assertEqual(as_admin.export_data(["mcl_password"])["datas"], [[""]])
         with self.assertRaises(AccessError):
             as_admin.export_data(["mcl_password_token"])
+
+    def test_rpc_calls_logged_at_debug_level_mask_the_password(self):
+        address, password = self.new_account()
+        with self.assertLogs("odoo.api", level="DEBUG") as logs:
+            api.call_kw(self.env["mcl.mailbox.setup"].with_user(self.doctor), "create",
+                        [{"email": address, "mcl_password": password}], {})
+        output = "\n".join(logs.output)
+        self.assertIn(address, output, "the call itself is logged")
+        self.assertNotIn(password, output)
 
     def test_database_dump_holds_no_clear_password(self):
         address, password = self.new_account("dump")
