@@ -49,11 +49,12 @@ no_skips "$MCL_RUN/junit-tests.xml" "tests/"
 
 section "fresh database $DB with mcl_mailbox"
 # The install is kept as a template database, reused while the add-on and Odoo are unchanged;
-# every run still gets a fresh copy of it. The filestore lives outside the clone for that reason.
+# every run still gets a fresh copy of it (the Python tests are not part of the install, so they do
+# not count). The filestore lives outside the clone for that reason.
 DATA_DIR=$MCL_CACHE/test-data
 write_odoo_conf "$CONF" "$DB" "${MCL_TEST_HTTP_PORT:-8169}" "$STACK" "$DATA_DIR"
 TEMPLATE=${DB}_template
-source_hash=$( (cd "$MCL_ROOT" && find mcl_mailbox -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 \
+source_hash=$( (cd "$MCL_ROOT" && find mcl_mailbox -type f ! -path 'mcl_mailbox/tests/*' ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 \
     | sort -z | xargs -0 sha1sum; sha1sum "$ODOO_HOME/odoo/release.py" requirements-dev.txt) | sha1sum | cut -c1-16)
 filestore() { echo "$DATA_DIR/filestore/$1"; }
 drop_db() { dropdb --if-exists "$1"; rm -rf "$(filestore "$1")"; }

@@ -15,3 +15,4 @@ from . import test_security_leaks
 from . import test_security_isolation
 from . import test_security_tls
 from . import test_security_input
+from . import test_mailbox_outage
