@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: quality gates, pure-Python tests, then the add-on's tests
-# (pytest-odoo, browser tours included) on a fresh database, against the local mail stack.
+# The whole test suite: quality gates (ruff, pylint-odoo, in the background), pure-Python tests,
+# then the add-on's tests (pytest-odoo, browser tours included) on a fresh database, against the
+# local mail stack; last, a search for any test password in the logs, the output and a dump.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bash "$here/bootstrap.sh"
@@ -29,15 +30,23 @@ print(sum(int(s.get("skipped", 0)) for s in ET.parse(sys.argv[1]).iter("testsuit
     if [ "$skipped" = "0" ]; then record "$2: nothing skipped" 0; else record "$2: $skipped skipped" 1; fi
 }
 cleanup() {
+    [ -n "${lint_pid:-}" ] && kill "$lint_pid" 2>/dev/null
     "$ODOO_PY" "$MCL_ROOT/scripts/mailstack" stop --dir "$STACK" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
 cd "$MCL_ROOT"
-section "ruff"
-"$MCL_VENV/bin/ruff" check . && rc=0 || rc=$?; record ruff $rc
-section "pylint-odoo (OCA mandatory checks)"
-"$MCL_VENV/bin/pylint" --rcfile=.pylintrc-mandatory mcl_mailbox && rc=0 || rc=$?; record pylint-odoo $rc
+# The quality gates run on the second core while the tests run; their output is shown at the end.
+lint() {
+    local rc=0
+    "$MCL_VENV/bin/ruff" check . > "$MCL_RUN/ruff.log" 2>&1 || rc=1
+    echo $rc > "$MCL_RUN/ruff.rc"; rc=0
+    "$MCL_VENV/bin/pylint" --rcfile=.pylintrc-mandatory mcl_mailbox > "$MCL_RUN/pylint.log" 2>&1 || rc=1
+    echo $rc > "$MCL_RUN/pylint.rc"
+}
+mkdir -p "$MCL_RUN" && rm -f "$MCL_RUN"/ruff.rc "$MCL_RUN"/pylint.rc
+lint &
+lint_pid=$!
 
 section "local mail stack"
 "$ODOO_PY" "$MCL_ROOT/scripts/mailstack" start --dir "$STACK" --port-base "$STACK_PORT_BASE"
@@ -82,6 +91,12 @@ set +e
     --junitxml="$MCL_RUN/junit-odoo.xml" mcl_mailbox/tests "$@" 2>&1 | tee "$MCL_RUN/test-output.log"
 rc=${PIPESTATUS[0]}; set -e; record "mcl_mailbox/tests (pytest-odoo)" $rc
 no_skips "$MCL_RUN/junit-odoo.xml" "mcl_mailbox/tests"
+
+wait "$lint_pid" || true
+section "ruff"
+cat "$MCL_RUN/ruff.log"; record ruff "$(cat "$MCL_RUN/ruff.rc" 2>/dev/null || echo 1)"
+section "pylint-odoo (OCA mandatory checks)"
+cat "$MCL_RUN/pylint.log"; record pylint-odoo "$(cat "$MCL_RUN/pylint.rc" 2>/dev/null || echo 1)"
 
 section "no test password in logs, output or database dump"
 if grep -l "$MCL_TEST_SECRET" "$LOG" "$MCL_RUN/test-output.log" "$STACK/servers.log" "$STACK/dovecot.log" \

@@ -7,4 +7,3 @@ from . import mail_mail
 from . import mcl_mailbox_sent_copy
 from . import account_move
 from . import account_move_send
-from . import ir_mail_server_guard

@@ -115,12 +115,16 @@ class IrMailServer(models.Model):
     def connect(self, host=None, port=None, user=None, password=None, encryption=None, smtp_from=None,
                 ssl_certificate=None, ssl_private_key=None, smtp_debug=False, mail_server_id=None,
                 allow_archived=False):
-        """Connect to a personal mailbox with a verified TLS certificate.
+        """Connect to a personal mailbox with a verified TLS certificate, for its owner only.
 
         Odoo's own connection does not check certificates; personal mailboxes
-        carry a real password, so they do.  Other servers are left to Odoo.
+        carry a real password, so they do.  ``connect`` is public, hence callable
+        over RPC: only the owner, an administrator or the mail queue (superuser)
+        may make Odoo log in to a personal mailbox.  Other servers are left to Odoo.
         """
         mailbox = self._mcl_mailbox_to_connect(mail_server_id, host, smtp_from)
+        if mailbox and not self.env.su:
+            self.browse(mailbox.id).check_access("read")
         if not mailbox or modules.module.current_test:
             return super().connect(
                 host=host, port=port, user=user, password=password, encryption=encryption, smtp_from=smtp_from,
@@ -129,19 +133,34 @@ class IrMailServer(models.Model):
             )
         if not allow_archived and not mailbox.active:
             raise UserError(_('The server "%s" cannot be used because it is archived.', mailbox.display_name))
+        try:
+            return mailbox._mcl_open_smtp(smtp_from, smtp_debug)
+        except smtplib.SMTPResponseException:
+            raise  # a refused login is explained by _smtp_login already
+        except OSError as error:
+            raise UserError(mailbox._mcl_connection_problem(error)) from None
+
+    def _mcl_open_smtp(self, smtp_from, smtp_debug):
+        """A logged-in SMTP connection to this mailbox, shaped like Odoo's own."""
         context = probe.make_ssl_context(configured_ca_file())
-        connection = SMTPConnection(mailbox.smtp_host, mailbox.smtp_port, mailbox.smtp_encryption, context=context)
+        connection = SMTPConnection(self.smtp_host, self.smtp_port, self.smtp_encryption, context=context)
         # One connection carries a whole batch: without this, each message waits for a delayed ACK.
         connection.__obj__.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connection.set_debuglevel(smtp_debug or mailbox.smtp_debug)
-        if mailbox.smtp_encryption == "starttls":
+        connection.set_debuglevel(smtp_debug or self.smtp_debug)
+        if self.smtp_encryption == "starttls":
             connection.starttls(context=context)
-        mailbox._smtp_login(connection, mailbox.smtp_user, "")
+        self._smtp_login(connection, self.smtp_user, "")
         connection.ehlo_or_helo_if_needed()
-        connection.from_filter = mailbox.from_filter
+        connection.from_filter = self.from_filter
         connection.smtp_from = smtp_from
-        connection.mcl_mailbox_id = mailbox.id
+        connection.mcl_mailbox_id = self.id
         return connection
+
+    def _mcl_connection_problem(self, error):
+        """Record why connecting failed (a certificate, a timeout, ...) and return it."""
+        message = self._mcl_explain(probe.diagnose("smtp", error), self._mcl_endpoints("")[1])
+        self._mcl_record_problem(message)
+        return message
 
     def send_email(self, message, mail_server_id=None, smtp_server=None, smtp_port=None, smtp_user=None,
                    smtp_password=None, smtp_encryption=None, smtp_ssl_certificate=None, smtp_ssl_private_key=None,

@@ -17,19 +17,19 @@ class TestFetchmailServer(MailboxCase):
         return form.save()
 
     def test_preset_fills_the_imap_settings(self):
-        address, password = self.new_account("inbox")
+        address, password = self.new_account()
         server = self.incoming_server(address, password)
         self.assertEqual((server.server, server.port, server.is_ssl), ("localhost", self.ports["imaps"], True))
 
     def test_password_is_stored_encrypted_only(self):
-        address, password = self.new_account("inbox")
+        address, password = self.new_account()
         server = self.incoming_server(address, password)
         self.assertFalse(server.password, "no clear password in Odoo's own column")
         self.assertTrue(server.mcl_has_password)
         self.assertNotIn(password, server.sudo().mcl_password_token)
 
     def test_odoo_connects_with_the_decrypted_password(self):
-        address, password = self.new_account("inbox")
+        address, password = self.new_account()
         server = self.incoming_server(address, password)
         connection = server.connect()
         try:
@@ -39,13 +39,13 @@ class TestFetchmailServer(MailboxCase):
         self.assertEqual(server.action_mcl_test_connection()["params"]["type"], "success")
 
     def test_a_failure_is_explained(self):
-        address, _password = self.new_account("inbox")
+        address, _password = self.new_account()
         server = self.incoming_server(address, "wrong-password")
         with self.assertRaisesRegex(UserError, "Incoming mail \\(IMAP\\).*refused the login"):
             server.action_mcl_test_connection()
 
     def test_an_untrusted_certificate_is_refused(self):
-        address, password = self.new_account("inbox")
+        address, password = self.new_account()
         server = self.incoming_server(address, password)
         server.port = self.ports["smtps_untrusted"]
         with self.assertRaisesRegex(UserError, "not signed by a trusted authority"):

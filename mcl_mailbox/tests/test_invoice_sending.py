@@ -26,7 +26,7 @@ class InvoiceCase(MailboxCase):
 
     def setUp(self):
         super().setUp()
-        self.patient_address, self.patient_password = self.new_account("patient")
+        self.patient_address, self.patient_password = self.new_account()
         self.patient = self.env["res.partner"].create({"name": "Patient Durand", "email": self.patient_address})
 
     def make_invoice(self, salesperson, move_type="out_invoice"):
@@ -47,7 +47,7 @@ class InvoiceCase(MailboxCase):
         ).create({})
 
     def doctor_mailbox(self):
-        self.doctor_address, self.doctor_password = self.new_account("doctor")
+        self.doctor_address, self.doctor_password = self.new_account()
         self.doctor.mcl_invoice_template_id = self.template
         return self.connect_mailbox(self.doctor, self.doctor_address, self.doctor_password,
                                     signature=f"<p>{SIGNATURE}</p>")
@@ -104,7 +104,7 @@ class TestInvoiceSending(InvoiceCase):
 
     def test_a_user_without_mailbox_keeps_odoo_behaviour(self):
         self.doctor_mailbox()
-        shared_login, shared_password = self.new_account("shared")
+        shared_login, shared_password = self.new_account()
         self.env["ir.mail_server"].create({
             "name": "Practice server", "smtp_host": "localhost", "smtp_port": self.ports["smtps"],
             "smtp_encryption": "ssl", "smtp_user": shared_login, "smtp_pass": shared_password,

@@ -12,12 +12,12 @@ class TestMailboxAccess(MailboxCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.shared = cls.env["ir.mail_server"].create({"name": "Practice server", "smtp_host": "localhost"})
-        address, password = cls.new_account("doctor")
+        address, password = cls.new_account()
         cls.doctor_mailbox = cls.env["ir.mail_server"].sudo().create({
             "name": "Doctor", "owner_user_id": cls.doctor.id, "mcl_email": address, "from_filter": address,
             "smtp_host": "localhost", "smtp_user": address, "mcl_password": password,
         })
-        address, password = cls.new_account("physio")
+        address, password = cls.new_account()
         cls.physio_mailbox = cls.env["ir.mail_server"].sudo().create({
             "name": "Physio", "owner_user_id": cls.physio.id, "mcl_email": address, "from_filter": address,
             "smtp_host": "localhost", "smtp_user": address, "mcl_password": password,

@@ -20,8 +20,8 @@ class TestMailboxOutage(MailboxCase):
         } for number in range(BATCH)])
 
     def test_emails_wait_for_the_server_then_leave_exactly_once(self):
-        address, password = self.new_account("doctor")
-        patient, patient_password = self.new_account("patient")
+        address, password = self.new_account()
+        patient, patient_password = self.new_account()
         mailbox = self.connect_mailbox(self.doctor, address, password)
         mails = self.queue(self.doctor, address, patient, BATCH)
 

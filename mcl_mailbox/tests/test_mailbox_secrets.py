@@ -43,7 +43,7 @@ class TestMailboxSecrets(MailboxCase):
             self.assertIn(mailbox, self.env["ir.mail_server"].sudo().search([("mcl_state", "=", "attention")]))
             with self.assertRaisesRegex(UserError, "re-enter your app password"):
                 mailbox._mcl_decrypt_password()
-            patient, _pw = self.new_account("patient")
+            patient, _pw = self.new_account()
             mail = self.send_mail(self.doctor, address, patient)
             self.assertEqual(mail.state, "exception")
             self.assertIn("re-enter your app password", mail.failure_reason)
@@ -89,7 +89,7 @@ class TestMailboxSecrets(MailboxCase):
         self.assertNotIn(password, output)
 
     def test_database_dump_holds_no_clear_password(self):
-        address, password = self.new_account("dump")
+        address, password = self.new_account()
         with self.registry.cursor() as cr:
             env = self.env(cr=cr)
             mailbox = env["ir.mail_server"].sudo().create({

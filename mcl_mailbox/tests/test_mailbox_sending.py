@@ -8,8 +8,8 @@ from .common import MailboxCase
 @tagged("post_install", "-at_install")
 class TestMailboxSending(MailboxCase):
     def test_mail_leaves_from_the_owner_mailbox_with_its_signature(self):
-        address, password = self.new_account("doctor")
-        patient, patient_password = self.new_account("patient")
+        address, password = self.new_account()
+        patient, patient_password = self.new_account()
         self.connect_mailbox(self.doctor, address, password, signature="<p>Dr Claire Martin, médecin</p>")
         logins_before = self.stack.smtp_stats()["logins"]
 
@@ -25,8 +25,8 @@ class TestMailboxSending(MailboxCase):
         self.assertEqual(self.stack.smtp_stats()["logins"], logins_before + 1, "logged in with the stored password")
 
     def test_a_revoked_password_puts_the_mailbox_in_attention_and_keeps_the_mail(self):
-        address, password = self.new_account("doctor")
-        patient, _patient_password = self.new_account("patient")
+        address, password = self.new_account()
+        patient, _patient_password = self.new_account()
         mailbox = self.connect_mailbox(self.doctor, address, password)
         self.stack.add_user(address, password + "changed")  # the provider revoked the app password
 

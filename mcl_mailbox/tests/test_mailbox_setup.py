@@ -32,7 +32,7 @@ class TestMailboxSetup(MailboxCase):
         return form.diagnosis
 
     def test_implicit_tls_connects_and_saves(self):
-        address, password = self.new_account("tls")
+        address, password = self.new_account()
         mailbox = self.connect_mailbox(self.doctor, address, password)
         self.assertEqual(mailbox.owner_user_id, self.doctor)
         self.assertEqual(mailbox.from_filter, address)
@@ -46,7 +46,7 @@ class TestMailboxSetup(MailboxCase):
         self.assertEqual(mailbox._mcl_decrypt_password(), password)
 
     def test_starttls_connects_and_saves(self):
-        address, password = self.new_account("starttls")
+        address, password = self.new_account()
         mailbox = self.connect_mailbox(
             self.doctor, address, password,
             imap_port=self.ports["imap"], imap_encryption="starttls",

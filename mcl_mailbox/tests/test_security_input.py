@@ -47,8 +47,8 @@ class TestHostileInput(MailboxCase):
             self.assert_refused("in Latin characters", address=address)
 
     def test_html_and_script_in_label_and_signature(self):
-        address, password = self.new_account("doctor")
-        patient, patient_password = self.new_account("patient")
+        address, password = self.new_account()
+        patient, patient_password = self.new_account()
         label = '<img src=x onerror="alert(1)"><script>alert(2)</script>Cabinet'
         form = self.setup_form(self.doctor, address, password, name=label,
                                signature='<p>Dr Martin</p><script>alert(3)</script><img src=x onerror="alert(4)">')

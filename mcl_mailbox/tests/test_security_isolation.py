@@ -15,9 +15,9 @@ TRIPWIRE = "535 5.7.8 tripwire: this mailbox must not be used here"
 class TestIsolationOverRpc(RpcMixin, HttpCase, MailboxCase):
     def setUp(self):
         super().setUp()
-        self.doctor_address, _password = self.new_account("doctor")
+        self.doctor_address, _password = self.new_account()
         self.doctor_mailbox = self.connect_mailbox(self.doctor, self.doctor_address, _password)
-        self.physio_address, _password = self.new_account("physio")
+        self.physio_address, _password = self.new_account()
         self.physio_mailbox = self.connect_mailbox(self.physio, self.physio_address, _password)
 
     def tripwire(self, login):
@@ -32,7 +32,7 @@ class TestIsolationOverRpc(RpcMixin, HttpCase, MailboxCase):
     def attacks(self, attacker, victim):
         """(name, model, method, args, kwargs): every way to use another person's mailbox."""
         model, ids = "ir.mail_server", victim.ids
-        own_address, own_password = self.new_account("attacker")
+        own_address, own_password = self.new_account()
         return [
             ("read", model, "read", [ids, ["name", "mcl_email"]], {}),
             ("write", model, "write", [ids, {"smtp_host": "evil.example"}], {}),
@@ -66,7 +66,7 @@ class TestIsolationOverRpc(RpcMixin, HttpCase, MailboxCase):
 
     def test_nobody_reaches_another_persons_set_up_form(self):
         """The form holds the typed password until it is tested: pointed at another server, it would leak."""
-        form = self.setup_form(self.doctor, *self.new_account("doctor"))
+        form = self.setup_form(self.doctor, *self.new_account())
         token = form.sudo().mcl_password_token
         evil = {"smtp_host": "evil.example", "imap_host": "evil.example"}
         for user in (self.physio, self.secretary, self.admin):
@@ -91,7 +91,7 @@ class TestIsolationOverRpc(RpcMixin, HttpCase, MailboxCase):
         return notification, subject
 
     def test_an_email_from_another_persons_address_does_not_leave_through_their_mailbox(self):
-        practice_address, practice_password = self.new_account("practice")
+        practice_address, practice_password = self.new_account()
         self.env["ir.mail_server"].sudo().create({
             "name": "Practice server", "sequence": 1, "smtp_host": "localhost", "smtp_port": self.ports["smtps"],
             "smtp_encryption": "ssl", "smtp_authentication": "login", "smtp_user": practice_address,
@@ -99,7 +99,7 @@ class TestIsolationOverRpc(RpcMixin, HttpCase, MailboxCase):
         })
         contacts = self.env.ref("base.group_partner_manager")
         (self.doctor | self.physio).write({"groups_id": [(4, contacts.id)]})  # they may write to a patient
-        patient_address, patient_password = self.new_account("patient")
+        patient_address, patient_password = self.new_account()
         patient = self.env["res.partner"].create({"name": "Patient", "email": patient_address})
 
         self.tripwire(self.doctor_address)

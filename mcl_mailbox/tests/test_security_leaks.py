@@ -18,8 +18,8 @@ class LeakCase(MailboxCase):
         for secret in secrets:
             self.assertNotIn(secret, text, f"a secret leaks {what}")
 
-    def connected(self, user, name):
-        address, password = self.new_account(name)
+    def connected(self, user):
+        address, password = self.new_account()
         mailbox = self.connect_mailbox(user, address, password)
         return mailbox, secret_forms(address, password) + token_forms(mailbox.sudo().mcl_password_token)
 
@@ -45,8 +45,8 @@ class TestLeaksOverRpc(RpcMixin, HttpCase, LeakCase):
         ]
 
     def test_no_protocol_and_no_user_gets_the_password_or_its_token(self):
-        mailbox, secrets = self.connected(self.doctor, "doctor")
-        inbox_address, inbox_password = self.new_account("inbox")
+        mailbox, secrets = self.connected(self.doctor)
+        inbox_address, inbox_password = self.new_account()
         inbox = self.env["fetchmail.server"].sudo().create({
             "name": "Practice inbox", "server_type": "imap", "server": "localhost", "port": self.ports["imaps"],
             "is_ssl": True, "user": inbox_address, "mcl_password": inbox_password,
@@ -78,12 +78,12 @@ class TestLeaksOverRpc(RpcMixin, HttpCase, LeakCase):
 @tagged("post_install", "-at_install")
 class TestLeaksInRecordsAndLogs(LeakCase):
     def test_messages_errors_notifications_and_the_database_hold_no_clear_password(self):
-        address, password = self.new_account("doctor")
+        address, password = self.new_account()
         wrong = self.setup_form(self.doctor, address, password + "typo")
         wrong.action_test_and_save()  # a failed test: the diagnosis is stored on the form
         action = self.setup_form(self.doctor, address, password).action_test_and_save()
         mailbox = self.env["ir.mail_server"].sudo().search([("mcl_email", "=", address)])
-        patient, _patient_password = self.new_account("patient")
+        patient, _patient_password = self.new_account()
         self.assertEqual(self.send_mail(self.doctor, address, patient).state, "sent")
         new_password = password + "renewed"
         self.stack.add_user(address, new_password)  # the provider revokes it: sending fails, a to-do is made
@@ -106,8 +106,8 @@ class TestLeaksInRecordsAndLogs(LeakCase):
                              "the ciphertext is only in its column")
 
     def test_debug_logs_with_smtp_debugging_hold_no_secret(self):
-        address, password = self.new_account("doctor")
-        patient, _patient_password = self.new_account("patient")
+        address, password = self.new_account()
+        patient, _patient_password = self.new_account()
         captured = io.StringIO()
         with self.debug_logs() as logs, contextlib.redirect_stderr(captured):
             mailbox = self.connect_mailbox(self.doctor, address, password)
@@ -121,7 +121,7 @@ class TestLeaksInRecordsAndLogs(LeakCase):
                               "in the DEBUG log")
 
     def test_sql_debug_logs_show_the_ciphertext_only(self):
-        address, password = self.new_account("doctor")
+        address, password = self.new_account()
         with self.debug_logs("odoo.sql_db") as logs:
             mailbox = self.connect_mailbox(self.doctor, address, password)
         text = "\n".join(logs.output)

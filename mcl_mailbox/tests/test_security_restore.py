@@ -19,10 +19,10 @@ class TestRestoredWithoutKey(MailboxCase):
         return patch.dict(config.options, {"mcl_mailbox_keys": keys}), patch.dict(os.environ, {"MCL_MAILBOX_KEYS": ""})
 
     def test_without_any_key_every_mailbox_needs_attention_and_nothing_is_lost(self):
-        address, password = self.new_account("doctor")
-        patient, _patient_password = self.new_account("patient")
+        address, password = self.new_account()
+        patient, _patient_password = self.new_account()
         mailboxes = self.connect_mailbox(self.doctor, address, password) | self.connect_mailbox(
-            self.physio, *self.new_account("physio"))
+            self.physio, *self.new_account())
         tokens = mailboxes.mapped("mcl_password_token")
         conf, environ = self.restored_with("")
         with conf, environ:
@@ -43,7 +43,7 @@ class TestRestoredWithoutKey(MailboxCase):
         self.assertEqual(mailboxes[0]._mcl_decrypt_password(), password, "the right key brings it all back")
 
     def test_an_incoming_server_with_a_foreign_key_asks_for_the_password_again(self):
-        address, password = self.new_account("inbox")
+        address, password = self.new_account()
         server = self.env["fetchmail.server"].with_user(self.admin).create({
             "name": "Practice inbox", "server_type": "imap", "server": "localhost", "port": self.ports["imaps"],
             "is_ssl": True, "user": address, "mcl_password": password,

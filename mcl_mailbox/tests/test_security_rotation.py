@@ -35,14 +35,14 @@ class TestKeyRotation(MailboxCase):
         cls.new_key = vault.generate_key()
 
     def incoming_server(self):
-        address, password = self.new_account("inbox")
+        address, password = self.new_account()
         return self.env["fetchmail.server"].sudo().create({
             "name": "Practice inbox", "server_type": "imap", "server": "localhost", "port": self.ports["imaps"],
             "is_ssl": True, "user": address, "mcl_password": password,
         })
 
     def assert_sends(self, address):
-        patient, _password = self.new_account("patient")
+        patient, _password = self.new_account()
         mail = self.send_mail(self.doctor, address, patient)
         self.assertEqual(mail.state, "sent", mail.failure_reason)
 
@@ -54,9 +54,9 @@ class TestKeyRotation(MailboxCase):
             connection.logout()
 
     def test_every_secret_moves_to_the_new_key_and_mailboxes_keep_working(self):
-        address, password = self.new_account("doctor")
+        address, password = self.new_account()
         mailbox = self.connect_mailbox(self.doctor, address, password)
-        archived = self.connect_mailbox(self.physio, *self.new_account("physio"))
+        archived = self.connect_mailbox(self.physio, *self.new_account())
         archived.active = False
         inbox = self.incoming_server()
         secrets = (mailbox.sudo(), archived.sudo(), inbox.sudo())
@@ -81,8 +81,8 @@ class TestKeyRotation(MailboxCase):
             self.assert_receives(inbox)
 
     def test_a_secret_no_key_opens_is_reported_and_left_untouched(self):
-        mailbox = self.connect_mailbox(self.doctor, *self.new_account("doctor"))
-        lost = self.connect_mailbox(self.physio, *self.new_account("physio"))
+        mailbox = self.connect_mailbox(self.doctor, *self.new_account())
+        lost = self.connect_mailbox(self.physio, *self.new_account())
         lost_token = vault.encrypt(vault.generate_key(), "from a key nobody has any more")
         lost.sudo().mcl_password_token = lost_token
 
@@ -96,7 +96,7 @@ class TestKeyRotation(MailboxCase):
             self.assertEqual(mailbox.mcl_state, "connected")
 
     def test_rotation_without_a_valid_key_changes_nothing(self):
-        mailbox = self.connect_mailbox(self.doctor, *self.new_account("doctor"))
+        mailbox = self.connect_mailbox(self.doctor, *self.new_account())
         token = mailbox.sudo().mcl_password_token
         for keys in ("", "not-a-key"):
             with using_keys(keys), patch.dict("os.environ", {"MCL_MAILBOX_KEYS": ""}), \
@@ -140,8 +140,8 @@ class TestRotateCommand(MailboxCase):
 
     def test_rotate_reencrypts_the_committed_secrets(self):
         old_key, new_key = configured_keys(), vault.generate_key()
-        address, password = self.new_account("cli")
-        lost_address, _lost_password = self.new_account("lost")
+        address, password = self.new_account()
+        lost_address, _lost_password = self.new_account()
         with self.registry.cursor() as cr, tempfile.TemporaryDirectory() as directory:
             servers = self.env(cr=cr)["ir.mail_server"].sudo()
             admin = self.env.ref("base.user_admin").id

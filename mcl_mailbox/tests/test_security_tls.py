@@ -30,8 +30,8 @@ class TestTls(MailboxCase):
         self.assert_refused_at_set_up(BAD_CERTIFICATES["smtps_expired"], imap_port=self.ports["smtps_expired"])
 
     def test_sending_refuses_a_bad_certificate_and_keeps_the_email(self):
-        address, password = self.new_account("doctor")
-        patient, _patient_password = self.new_account("patient")
+        address, password = self.new_account()
+        patient, _patient_password = self.new_account()
         mailbox = self.connect_mailbox(self.doctor, address, password)
         for port, expected in BAD_CERTIFICATES.items():
             mailbox.smtp_port = self.ports[port]  # the server now shows another certificate

@@ -11,8 +11,8 @@ from .common import MailboxCase
 class TestSentCopy(MailboxCase):
     def setUp(self):
         super().setUp()
-        self.address, self.password = self.new_account("doctor")
-        self.patient, _pw = self.new_account("patient")
+        self.address, self.password = self.new_account()
+        self.patient, _pw = self.new_account()
         self.mailbox = self.connect_mailbox(self.doctor, self.address, self.password)
         self.Copies = self.env["mcl.mailbox.sent.copy"].sudo()
 

@@ -29,7 +29,7 @@ class TestMailboxTours(MailboxCase, HttpCase):
         self.stack.add_user(ADDRESS, GOOD_PASSWORD)
         mailbox = self.connect_mailbox(self.doctor, ADDRESS, GOOD_PASSWORD)
         self.stack.add_user(ADDRESS, NEW_PASSWORD)  # Google revoked the app password
-        patient, _password = self.new_account("patient")
+        patient, _password = self.new_account()
         self.send_mail(self.doctor, ADDRESS, patient)
         self.assertEqual(mailbox.mcl_state, "attention")
 
