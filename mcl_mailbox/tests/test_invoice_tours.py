@@ -3,6 +3,7 @@
 from odoo.tests import HttpCase, tagged
 
 from .test_invoice_sending import InvoiceCase
+from .test_tours import TOUR_TIMEOUT
 
 ADDRESS = "invoice.tour@practice.test"  # the address the tour expects to see in the wizard
 
@@ -17,7 +18,7 @@ class TestInvoiceTours(InvoiceCase, HttpCase):
         invoice = self.make_invoice(salesperson=self.physio)
 
         self.start_tour(f"/odoo/action-account.action_move_out_invoice_type/{invoice.id}",
-                        "mcl_mailbox_send_invoice_in_two_clicks", login=self.doctor.login)
+                        "mcl_mailbox_send_invoice_in_two_clicks", login=self.doctor.login, timeout=TOUR_TIMEOUT)
         # The browser's transaction is the test's: Odoo's after-commit sending does not run,
         # so the mail queue sends it, as the mail cron would.
         self.env["mail.mail"].process_email_queue()
@@ -29,3 +30,21 @@ class TestInvoiceTours(InvoiceCase, HttpCase):
         self.assertEqual([part.get_filename() for part in received.iter_attachments()],
                          [invoice._get_invoice_report_filename()])
         self.assertTrue(invoice.is_move_sent)
+
+    def test_send_a_selection_in_two_clicks(self):
+        password = "mcltestsecrettour"
+        self.stack.add_user(ADDRESS, password)
+        self.doctor.mcl_invoice_template_id = self.template
+        self.connect_mailbox(self.doctor, ADDRESS, password)
+        invoices = self.make_invoice(self.doctor) + self.make_invoice(self.physio) + self.make_invoice(self.doctor)
+
+        self.start_tour("/odoo/action-account.action_move_out_invoice_type",
+                        "mcl_mailbox_send_a_selection_in_two_clicks", login=self.doctor.login, timeout=TOUR_TIMEOUT)
+        while self.env["account.move"].search_count([("id", "in", invoices.ids), ("sending_data", "!=", False)]):
+            self.env["account.move"]._cron_account_move_send()  # as the cron does, as the superuser
+        self.env["mail.mail"].process_email_queue()
+
+        received = self.inbox()
+        self.assertEqual(sorted(message["Subject"] for message in received),
+                         sorted(f"Votre facture {name} du cabinet" for name in invoices.mapped("name")))
+        self.assertEqual({message["From"].addresses[0].addr_spec for message in received}, {ADDRESS})

@@ -42,3 +42,37 @@ registry.category("web_tour.tours").add("mcl_mailbox_send_invoice_in_two_clicks"
         },
     ],
 });
+
+registry.category("web_tour.tours").add("mcl_mailbox_send_a_selection_in_two_clicks", {
+    steps: () => [
+        {
+            content: "Select every invoice of the list (the selection itself is not counted)",
+            trigger: ".o_list_view thead .o_list_record_selector input",
+            run: "click",
+        },
+        {
+            content: "The selection is made; start counting the user's clicks",
+            trigger: ".o_list_view .o_data_row .o_list_record_selector input:checked",
+            run: countClicks,
+        },
+        {
+            content: "Click 1: Send, for the whole selection",
+            trigger: ".o_control_panel button[name=action_send_and_print]",
+            run: "click",
+        },
+        {
+            content: "Click 2: Send in the batch wizard",
+            trigger: ".modal footer button:contains(Send)",
+            run: "click",
+        },
+        {
+            content: "The invoices go out in the background",
+            trigger: ".o_notification:contains(background)",
+            run() {
+                if (window.mclClicks !== 2) {
+                    throw new Error(`Sending the selection took ${window.mclClicks} clicks instead of 2`);
+                }
+            },
+        },
+    ],
+});
