@@ -30,7 +30,7 @@ print(sum(int(s.get("skipped", 0)) for s in ET.parse(sys.argv[1]).iter("testsuit
     if [ "$skipped" = "0" ]; then record "$2: nothing skipped" 0; else record "$2: $skipped skipped" 1; fi
 }
 cleanup() {
-    [ -n "${lint_pid:-}" ] && kill "$lint_pid" 2>/dev/null
+    if [ -n "${lint_pid:-}" ]; then kill "$lint_pid" 2>/dev/null || true; fi
     "$ODOO_PY" "$MCL_ROOT/scripts/mailstack" stop --dir "$STACK" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
