@@ -32,7 +32,19 @@ from .ca import DAY, _write, make_ca, make_leaf
 HOST = "127.0.0.1"
 
 
-class DnsServer:
+class _ThreadedServer:
+    """Serves ``self._server`` in a thread between ``with`` and the end of the block."""
+
+    def __enter__(self):
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class DnsServer(_ThreadedServer):
     """Answers queries over UDP on 127.0.0.1 from fixed records; NXDOMAIN for names it does not know.
 
     ``records`` are (name, type, data) triples, e.g. ("example.test", "MX", "10 mx1.mail.ovh.net.").
@@ -63,13 +75,6 @@ class DnsServer:
 
         return Handler
 
-    def __enter__(self):
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def answer(zone, query):
@@ -111,7 +116,7 @@ class Route:
     trickle: float = 0.0  # seconds between bytes of the body: a server that never finishes
 
 
-class HttpsServer:
+class HttpsServer(_ThreadedServer):
     """HTTPS on 127.0.0.1 with one certificate for every test name; ``routes`` maps (host, path) to Route.
 
     ``requests`` records the (host, path with query) of each request received.
@@ -156,13 +161,6 @@ class HttpsServer:
 
         return Handler
 
-    def __enter__(self):
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def make_pki(directory, names):
