@@ -10,7 +10,6 @@ import re
 import socket
 import socketserver
 import ssl
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from mailstack.testserver import ThreadedTCPServer
 
 HOST = "127.0.0.1"
 USER = "doc@example.com"
@@ -199,26 +199,7 @@ def start_smtp(pki, security):
 # --- Threaded TCP servers -----------------------------------------------------------------------
 
 
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, handler_class):
-        super().__init__((HOST, 0), handler_class)
-        self.stopping = threading.Event()
-        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
-
-    @property
-    def port(self):
-        return self.server_address[1]
-
-    def stop(self):
-        self.stopping.set()
-        self.shutdown()
-        self.server_close()
-
-
-class ImapResponder(_Server):
+class ImapResponder(ThreadedTCPServer):
     """A tiny IMAP4rev1 server: CAPABILITY, STARTTLS, LOGIN, LIST, EXAMINE/SELECT, LOGOUT."""
 
     def __init__(self, implicit_tls=None, starttls=None):
@@ -310,7 +291,7 @@ def _parse_arguments(text):
     return [re.sub(r"\\(.)", r"\1", quoted) if quoted else atom for quoted, atom in _ARGS.findall(text)]
 
 
-class HostileServer(_Server):
+class HostileServer(ThreadedTCPServer):
     """A server that misbehaves in one way, named by ``behaviour`` (a method of _HostileSession)."""
 
     def __init__(self, behaviour):

@@ -3,33 +3,23 @@
 import contextlib
 import socketserver
 import ssl
-import threading
+
+from . import common  # noqa: F401  (puts the repository's scripts/ on sys.path)
+
+# isort: split
+from mailstack.testserver import ThreadedTCPServer
 
 
-class HostileServer(socketserver.ThreadingTCPServer):
+class HostileServer(ThreadedTCPServer):
     """A server that misbehaves in one way, named by ``behaviour`` (a method of _Session).
 
     ``tls_context`` (a server context) wraps the connection first for "flood" and "no_auth".
     """
 
-    daemon_threads = True
-    allow_reuse_address = True
-
     def __init__(self, behaviour, tls_context=None):
         self.behaviour = behaviour
         self.tls_context = tls_context
-        self.stopping = threading.Event()
-        super().__init__(("127.0.0.1", 0), _Session)
-        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
-
-    @property
-    def port(self):
-        return self.server_address[1]
-
-    def stop(self):
-        self.stopping.set()
-        self.shutdown()
-        self.server_close()
+        super().__init__(_Session)
 
 
 def server_tls_context(cert_file, key_file):
