@@ -10,7 +10,7 @@ lint:
 	bash scripts/bootstrap.sh && . scripts/env.sh && $$MCL_VENV/bin/ruff check . && $$MCL_VENV/bin/pylint --rcfile=.pylintrc-mandatory mcl_mailbox
 
 stop:  ## stop the demo's mail stack if a run was killed
-	bash -c '. scripts/env.sh && $$ODOO_PY scripts/mailstack stop --dir $$MCL_RUN/mailstack-demo'
+	bash -c '. scripts/env.sh && $$ODOO_PY scripts/mailstack stop --dir $$MCL_STACKS/mailstack-demo'
 
 pot:  ## export mcl_mailbox.pot with Odoo's exporter, merge it into fr.po, list what is untranslated
 	bash scripts/i18n_export.sh

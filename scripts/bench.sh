@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: measure the add-on against stock Odoo 18 in one run; print a table and write
 # docs/benchmarks.md. It never fails on speed: the exit status is 0 unless something crashes.
-#   - its own mail stack (.run/mailstack-bench, port base 22000: never the tests' 20000 or the demo's 10000);
+#   - its own mail stack ($MCL_STACKS/mailstack-bench, port base 22000: never the tests' 20000 or the demo's 10000);
 #   - its own databases: mcl_bench_stock (account only) and mcl_bench (account + mcl_mailbox);
 #   - MCL_BENCH_INVOICES (default 200) invoices per side; MCL_BENCH_REPEAT (default 5) connection tests.
 set -euo pipefail
@@ -10,7 +10,7 @@ bash "$here/bootstrap.sh"
 # shellcheck source=scripts/env.sh
 source "$here/env.sh"
 
-STACK=$MCL_RUN/mailstack-bench
+STACK=$MCL_STACKS/mailstack-bench
 STACK_PORT_BASE=${MCL_BENCH_PORT_BASE:-22000}
 DB=${MCL_BENCH_DB:-mcl_bench}
 STOCK_DB=${MCL_BENCH_STOCK_DB:-mcl_bench_stock}

@@ -14,6 +14,9 @@ else
 fi
 MCL_ADDONS_PATH=$ODOO_ADDONS,$MCL_ROOT
 MCL_RUN=${MCL_RUN:-$MCL_ROOT/.run}
+# The mail stacks live where Dovecot's unprivileged users can reach them: a clone may sit in a
+# private (0700) folder. One folder per clone, named after its path.
+MCL_STACKS=${MCL_STACKS:-/tmp/mcl_mailbox-stacks-$(printf %s "$MCL_ROOT" | cksum | cut -d' ' -f1)}
 ODOO_PY=$MCL_VENV/bin/python
 export PYTHONPATH=$ODOO_HOME${PYTHONPATH:+:$PYTHONPATH}
 

@@ -41,7 +41,7 @@ PO=$I18N/fr.po
 start=$SECONDS
 
 [ -x "$ODOO_PY" ] || bash "$here/bootstrap.sh"
-write_odoo_conf "$CONF" "$DB" "${MCL_I18N_HTTP_PORT:-8369}" "$MCL_RUN/mailstack-test"
+write_odoo_conf "$CONF" "$DB" "${MCL_I18N_HTTP_PORT:-8369}" "$MCL_STACKS/mailstack-test"
 mkdir -p "$I18N"
 : > "$LOG"
 

@@ -2,7 +2,7 @@
 # The demo (`make run`): a French practice whose practitioners send invoices from their
 # own mailboxes, on http://localhost:8069, with a local mail stack to read what they send.
 #   - prepares everything (scripts/bootstrap.sh), then starts the demo mail stack
-#     (.run/mailstack-demo, ports 10993 IMAPS, 10465 SMTPS, 10587 STARTTLS);
+#     ($MCL_STACKS/mailstack-demo, ports 10993 IMAPS, 10465 SMTPS, 10587 STARTTLS);
 #   - creates the database mcl_demo with mcl_mailbox and its demo data the first time
 #     (dropped again if that fails: nothing half-made), reuses it afterwards;
 #   - starts a small DNS server (127.0.0.1:10053) publishing the practice domain's SRV records,
@@ -18,7 +18,7 @@ source "$here/env.sh"
 
 DB=${MCL_DEMO_DB:-mcl_demo}
 HTTP_PORT=${MCL_DEMO_HTTP_PORT:-8069}
-STACK=$MCL_RUN/mailstack-demo
+STACK=$MCL_STACKS/mailstack-demo
 # Fixed: the demo data points the mailboxes at 10993 / 10465 and the practice at 10587.
 STACK_PORT_BASE=10000
 CONF=$MCL_RUN/odoo-demo.conf

@@ -9,7 +9,7 @@ bash "$here/bootstrap.sh"
 source "$here/env.sh"
 
 DB=${MCL_TEST_DB:-mcl_test}
-STACK=$MCL_RUN/mailstack-test
+STACK=$MCL_STACKS/mailstack-test
 STACK_PORT_BASE=${MCL_TEST_PORT_BASE:-20000}
 CONF=$MCL_RUN/odoo-test.conf
 LOG=$MCL_RUN/test-odoo.log

@@ -3,7 +3,7 @@
 # Chromium from the real UI in French (mcl_mailbox/tests/screenshots_fr.py and its tours).
 #   - a database of its own, mcl_doc, with French installed: created the first time,
 #     updated (-u mcl_mailbox) afterwards; MCL_DOC_RESET=1 recreates it;
-#   - a mail stack of its own in .run/mailstack-doc (ports 21000+), stopped at the end;
+#   - a mail stack of its own in $MCL_STACKS/mailstack-doc (ports 21000+), stopped at the end;
 #   - the images are written to a scratch directory and replace docs/fr/img/NN-*.png only
 #     when every screen was captured.
 set -euo pipefail
@@ -14,7 +14,7 @@ source "$here/env.sh"
 
 DB=${MCL_DOC_DB:-mcl_doc}
 HTTP_PORT=${MCL_DOC_HTTP_PORT:-8769}
-STACK=$MCL_RUN/mailstack-doc
+STACK=$MCL_STACKS/mailstack-doc
 STACK_PORT_BASE=${MCL_DOC_PORT_BASE:-21000}
 CONF=$MCL_RUN/odoo-doc.conf
 LOG=$MCL_RUN/doc-odoo.log

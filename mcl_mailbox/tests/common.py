@@ -26,7 +26,7 @@ ACCOUNT_POOL = []  # accounts already on the stack, not yet handed out
 
 
 def local_stack():
-    directory = os.environ.get("MCL_MAILSTACK_DIR", str(REPO / ".run" / "mailstack-test"))
+    directory = os.environ["MCL_MAILSTACK_DIR"]  # set by scripts/run_tests.sh
     return Stack(directory, int(os.environ.get("MCL_MAILSTACK_PORT_BASE", "20000")))
 
 
