@@ -67,3 +67,28 @@ def test_generated_keys_are_valid_and_distinct():
     first, second = vault.generate_key(), vault.generate_key()
     assert first != second
     assert vault.decrypt(first, vault.encrypt(first, "x")) == "x"
+
+
+def test_a_sealed_secret_opens_only_for_its_binding():
+    key = vault.generate_key()
+    binding = {"model": "ir.mail_server", "id": 7, "endpoints": [["smtp.gmail.com", 465, "ssl", "a@b.fr"]]}
+    stored = vault.seal(key, "secret", binding)
+    assert "secret" not in stored
+    assert vault.unseal(key, stored, binding) == "secret"
+    for other in ({**binding, "id": 8}, {**binding, "model": "fetchmail.server"},
+                  {**binding, "endpoints": [["smtp.attacker.example", 465, "ssl", "a@b.fr"]]}):
+        with pytest.raises(vault.BindingError):
+            vault.unseal(key, stored, other)
+
+
+def test_an_unbound_secret_opens_for_no_binding():
+    key = vault.generate_key()
+    with pytest.raises(vault.BindingError):
+        vault.unseal(key, vault.encrypt(key, "secret"), {"model": "ir.mail_server", "id": 7, "endpoints": []})
+
+
+def test_rotation_keeps_the_binding():
+    old, new = vault.generate_key(), vault.generate_key()
+    binding = {"model": "ir.mail_server", "id": 7, "endpoints": []}
+    rotated = vault.rotate(f"{new},{old}", vault.seal(old, "secret", binding))
+    assert vault.unseal(new, rotated, binding) == "secret"

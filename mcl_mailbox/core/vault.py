@@ -3,9 +3,14 @@
 Keys are given as one comma-separated string (``mcl_mailbox_keys`` in odoo.conf or
 ``MCL_MAILBOX_KEYS`` in the environment); the first key encrypts, every key decrypts,
 so a new key can be put first and the old one removed once secrets are rotated.
+
+A password is *sealed* together with its binding: the record that stores it and the
+endpoints it may be sent to.  It is opened only for that same binding, so a token
+copied to another row, or left on a row whose server was changed, opens nothing.
 """
 
 import hashlib
+import json
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -24,6 +29,10 @@ class KeyInvalidError(Exception):
 
 class UndecryptableError(Exception):
     """A stored secret cannot be decrypted with any configured key."""
+
+
+class BindingError(Exception):
+    """A sealed secret belongs to another record or to other endpoints."""
 
 
 def generate_key():
@@ -87,3 +96,19 @@ def decrypt(raw_keys, stored):
 def rotate(raw_keys, stored):
     """Re-encrypt a stored secret with the current key."""
     return encrypt(raw_keys, decrypt(raw_keys, stored))
+
+
+def seal(raw_keys, secret, binding):
+    """Encrypt ``secret`` together with ``binding`` (JSON-serialisable); return the text to store."""
+    return encrypt(raw_keys, json.dumps({"binding": binding, "secret": secret}, sort_keys=True))
+
+
+def unseal(raw_keys, stored, binding):
+    """The secret sealed in ``stored``, only if it was sealed with exactly ``binding``."""
+    try:
+        payload = json.loads(decrypt(raw_keys, stored))
+    except ValueError as exc:
+        raise BindingError() from exc
+    if not isinstance(payload, dict) or payload.get("binding") != json.loads(json.dumps(binding)):
+        raise BindingError()
+    return payload["secret"]
