@@ -21,7 +21,8 @@ ODOO_PY=$MCL_VENV/bin/python
 export PYTHONPATH=$ODOO_HOME${PYTHONPATH:+:$PYTHONPATH}
 
 # write_odoo_conf FILE DB HTTP_PORT MAILSTACK_DIR [DATA_DIR]: an odoo.conf for the demo or the tests,
-# with the mailbox key (made once, kept in .run/, never committed) and the local CA.
+# with the mailbox key (made once, kept in .run/, never committed), the local CA, and private hosts allowed
+# (the local mail stack is on 127.0.0.1).
 write_odoo_conf() {
     local file=$1 db=$2 http_port=$3 stack=$4 data_dir=${5:-$MCL_RUN/filestore} keyfile=$MCL_RUN/mcl_mailbox_keys
     mkdir -p "$MCL_RUN"
@@ -40,6 +41,7 @@ data_dir = $data_dir
 list_db = False
 mcl_mailbox_keys = $(cat "$keyfile")
 mcl_mailbox_ca_file = $stack/ca.pem
+mcl_mailbox_allow_private_hosts = True
 CONF
 )
 }

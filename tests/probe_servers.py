@@ -28,6 +28,7 @@ USER = "doc@example.com"
 PASSWORD = 'ohgh uylv "xk\\wd" zgbz'
 REFUSED_SENDER = "refused@example.com"
 BLOCKED_RECIPIENT = "blocked@example.com"
+FOREIGN_BANNER = b"SSH-2.0-OpenSSH_9.2p1 internal-bastion-7f3a"  # must never be quoted in a diagnosis
 ECHO_LOGIN = "echo@example.com"  # the IMAP responder echoes this LOGIN line back in a BAD reply
 
 SMTP_AUTH_REPLIES = {
@@ -338,6 +339,18 @@ class _HostileSession(socketserver.BaseRequestHandler):
         """Greet as an SMTP or IMAP server would, then hang up before any reply."""
         self.request.sendall(b"220 mail.example ESMTP\r\n")
         self.request.recv(4096)
+
+    def continuation_flood(self):
+        """Greet as an SMTP server, then answer EHLO with "250-" lines that never end."""
+        self.request.sendall(b"220 mail.example ESMTP\r\n")
+        self.request.recv(4096)
+        while not self.server.stopping.is_set():
+            self.request.sendall(b"250-x\r\n" * 1000)
+
+    def foreign_banner(self):
+        """A service that is no mail server (SSH): its banner, then silence."""
+        self.request.sendall(FOREIGN_BANNER + b"\r\n")
+        self.server.stopping.wait()
 
     def pregreet_guard(self):
         """A plaintext server that hangs up on clients speaking before its greeting."""

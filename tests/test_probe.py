@@ -1,6 +1,8 @@
 """The connection probe against real servers on 127.0.0.1: one test per diagnosis code at least."""
 
 import imaplib
+import ipaddress
+import socket
 import ssl
 import time
 
@@ -10,6 +12,7 @@ from mcl_core.probe import CODES, Endpoint, check_both, check_imap, check_smtp, 
 from probe_servers import (
     BLOCKED_RECIPIENT,
     ECHO_LOGIN,
+    FOREIGN_BANNER,
     HOST,
     PASSWORD,
     REFUSED_SENDER,
@@ -218,6 +221,12 @@ def test_reply_is_one_bounded_line():
     assert len(result.reply) == probe.REPLY_LIMIT
 
 
+def test_reply_loses_control_and_bidi_characters():
+    spoofed = "5.7.8 bad\u202e drowssap\u202c\u2066 ok\u2069\u200b\x07\x1b[31m red"
+    result = diagnose("smtp", probe.SmtpReplyError("auth", 535, spoofed.encode()), "")
+    assert result.reply == "535 5.7.8 bad drowssap ok[31m red"
+
+
 def test_endpoint_repr_hides_the_password():
     assert PASSWORD not in repr(endpoint(993, "ssl"))
     assert USER in repr(endpoint(993, "ssl"))
@@ -280,6 +289,23 @@ def test_flood_is_protocol_error(check, hostile, context):
     result, elapsed = timed(failure, check, endpoint(hostile.port, "none"), context, FAST)
     assert result.code == "protocol_error"
     assert elapsed < FAST
+
+
+@pytest.mark.parametrize("hostile", ["continuation_flood"], indirect=True)
+def test_endless_continuation_lines_are_cut(hostile, context):
+    result, elapsed = timed(failure, check_smtp, endpoint(hostile.port, "none"), context, FAST)
+    assert result.code == "protocol_error"
+    assert f"over {probe.REPLY_MAX_LINES} lines" in result.reply
+    assert elapsed < FAST
+
+
+@pytest.mark.parametrize("hostile", ["foreign_banner"], indirect=True)
+@pytest.mark.parametrize("check", [check_imap, check_smtp])
+def test_what_a_non_mail_service_says_is_not_quoted(check, hostile, context):
+    result = failure(check, endpoint(hostile.port, "starttls"), context, FAST)
+    assert result.code == "protocol_error"
+    assert result.reply == ""
+    assert FOREIGN_BANNER.decode().split()[-1] not in repr(result)
 
 
 @pytest.mark.parametrize("hostile", ["greet_then_close"], indirect=True)
@@ -351,6 +377,37 @@ def test_bad_certificates(kind, code, security, pki, context):
         server.stop()
     assert result.code == code
     assert "certificate verify failed" in result.reply
+
+
+def test_the_connection_goes_to_the_given_address_and_the_certificate_is_checked_for_the_name(imap_ssl, context):
+    """No second lookup (the name does not even resolve), and the certificate must be valid for the name."""
+    pinned = Endpoint("mail.does-not-resolve.invalid", imap_ssl.port, "ssl", USER, PASSWORD, address=HOST)
+    assert failure(check_imap, pinned, context, FAST).code == "hostname_mismatch"
+    check_imap(Endpoint("localhost", imap_ssl.port, "ssl", USER, PASSWORD, address=HOST), context, FAST)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.1", "0x7f.1", "2130706433", "10.1.2.3", "::1", "localhost"])
+def test_local_and_literal_hosts_are_not_public(host):
+    with pytest.raises(probe.PrivateAddressError):
+        probe.public_address(host)
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [("93.184.216.34", True), ("169.254.169.254", False), ("100.64.0.1", False), ("224.0.0.1", False),
+     ("::ffff:127.0.0.1", False), ("fd00::1", False), ("2606:4700::1111", True)],
+)
+def test_public_addresses(address, public):
+    assert probe.is_public_address(ipaddress.ip_address(address)) is public
+
+
+def test_a_name_is_public_only_if_every_address_is(monkeypatch):
+    answers = {"mixed.test": ["93.184.216.34", "127.0.0.1"], "public.test": ["93.184.216.34"]}
+    monkeypatch.setattr(probe.socket, "getaddrinfo", lambda host, *args, **kwargs: [
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 0)) for address in answers[host]])
+    with pytest.raises(probe.PrivateAddressError, match=r"127\.0\.0\.1"):
+        probe.public_address("mixed.test")
+    assert probe.public_address("public.test") == "93.184.216.34"
 
 
 def test_certificates_are_verified_by_default():

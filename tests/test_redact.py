@@ -23,6 +23,14 @@ def test_nested_secret_values_are_masked():
     assert values["mcl_password"] == "abcd efgh", "the caller's values are untouched"
 
 
+def test_odoos_own_password_fields_are_masked():
+    values = {"smtp_pass": "plain-smtp-pw", "password": "user-or-fetchmail-pw", "smtp_user": "doc@example.com"}
+    masked = redact.redact([values])
+    assert "plain-smtp-pw" not in repr(masked)
+    assert "user-or-fetchmail-pw" not in repr(masked)
+    assert masked[0]["smtp_user"] == "doc@example.com"
+
+
 def test_an_empty_password_stays_visibly_empty():
     assert redact.redact({"mcl_password": False}) == {"mcl_password": False}
 

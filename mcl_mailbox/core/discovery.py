@@ -52,7 +52,7 @@ import dns.resolver
 import requests
 import urllib3
 
-from .probe import make_ssl_context
+from .probe import is_public_address, make_ssl_context
 
 _logger = logging.getLogger(__name__)
 
@@ -468,7 +468,7 @@ class HttpsFetcher:
             addresses = [ipaddress.ip_address(record.address) for record in records]
         if not addresses:
             raise Refusal(f"{host} does not resolve")
-        if not (self.allow_private or addresses[0].is_global):
+        if not (self.allow_private or is_public_address(addresses[0])):
             raise Refusal(f"{host} resolves to the non-public address {addresses[0]}: refused")
         return str(addresses[0])
 

@@ -6,17 +6,25 @@ whose ``reply`` carries the server's own words, never the password.
 
 Time bounds: ``timeout`` bounds the TCP connect and every socket read or write;
 a watchdog shuts the check's sockets down ``DEADLINE_SLACK`` seconds later, since
-a server trickling one byte at a time never trips a socket timeout.
+a server trickling one byte at a time never trips a socket timeout.  SMTP replies
+are capped (:data:`REPLY_MAX_LINES`, :data:`REPLY_MAX_BYTES`), and a port whose
+first words are not a mail server's greeting is not quoted.
+
+The same client, :class:`SMTPClient`, carries the real sending sessions, each
+phase under its own :class:`Watchdog`.
 """
 
+import base64
 import concurrent.futures
 import contextlib
 import imaplib
+import ipaddress
 import re
 import smtplib
 import socket
 import ssl
 import threading
+import unicodedata
 from dataclasses import dataclass, field
 
 DEFAULT_TIMEOUT = 10.0
@@ -25,6 +33,8 @@ JOIN_GRACE = 0.5  # check_both waits this long after the watchdogs
 GREETING_GRACE = 1.5  # longest wait for a plaintext greeting before trying TLS on the port
 ODOO_TEST_RECIPIENT = "noreply@odoo.com"
 REPLY_LIMIT = 500
+REPLY_MAX_LINES = 100  # lines of one SMTP reply (smtplib alone accepts any number of "250-" lines)
+REPLY_MAX_BYTES = 64 * 1024  # bytes of one SMTP reply
 SECURITIES = ("ssl", "starttls", "none")
 
 CODES = (
@@ -104,13 +114,18 @@ _TRANSPORT_CODES = (  # first match wins
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where and how to log in to one side (IMAP or SMTP) of a mailbox."""
+    """Where and how to log in to one side (IMAP or SMTP) of a mailbox.
+
+    ``address``, when given, is the IP address to connect to (see :func:`public_address`); the
+    certificate is still checked for ``host``.
+    """
 
     host: str
     port: int
     security: str  # 'ssl' (implicit TLS), 'starttls' or 'none'
     login: str
     password: str = field(repr=False)
+    address: str | None = None
 
     def __post_init__(self):
         if self.security not in SECURITIES:
@@ -126,8 +141,8 @@ class Diagnosis:
     reply: str
 
 
-class ProbeError(Exception):
-    """A failure the probe recognised itself; ``code`` is its diagnosis code."""
+class ProbeError(OSError):
+    """A connection failure the probe recognised itself; ``code`` is its diagnosis code."""
 
     code = "unknown"
 
@@ -168,6 +183,23 @@ class TlsHandshakeError(ProbeError):
     code = "tls_handshake_failed"
 
 
+class NotMailServerError(ProbeError):
+    """The port does not greet as a mail server: what it says is not quoted (it may be any service)."""
+
+    code = "protocol_error"
+
+
+class PrivateAddressError(ValueError):
+    """The host is an IP address, or resolves to a loopback, private or otherwise non-public one."""
+
+
+class ReplyTooLongError(ProbeError, smtplib.SMTPServerDisconnected):
+    """An SMTP reply went over REPLY_MAX_LINES lines or REPLY_MAX_BYTES bytes: it was cut and the
+    connection closed."""
+
+    code = "protocol_error"
+
+
 class SmtpReplyError(smtplib.SMTPResponseException):
     """An SMTP reply outside the expected codes; ``step`` names the command that got it."""
 
@@ -192,6 +224,41 @@ def make_ssl_context(cafile=None):
     return context
 
 
+def is_public_address(address):
+    """Whether ``address`` (an ipaddress object) is public: not loopback, private, link-local,
+    shared, reserved or multicast.  An IPv4-mapped IPv6 address is judged as its IPv4 address."""
+    address = getattr(address, "ipv4_mapped", None) or address
+    return address.is_global and not address.is_multicast
+
+
+def public_address(host):
+    """The IP address to connect to for the server name ``host``, resolved once (IPv4 preferred).
+
+    Raises PrivateAddressError when ``host`` is an IP address or resolves to any non-public
+    address, and socket.gaierror when it does not resolve.
+    """
+    if _is_ip_literal(host):
+        raise PrivateAddressError(f"{host} is an IP address, not a server name")
+    addresses = [ipaddress.ip_address(info[4][0].partition("%")[0])
+                 for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)]
+    private = next((address for address in addresses if not is_public_address(address)), None)
+    if private:
+        raise PrivateAddressError(f"{host} resolves to the non-public address {private}")
+    return str(min(addresses, key=lambda address: address.version))  # IPv4 first: not every network routes IPv6
+
+
+def _is_ip_literal(host):
+    """Whether ``host`` is an IP address in any form the system accepts (127.1 and 0x7f.1 included)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            socket.inet_aton(host)
+        except OSError:
+            return False
+    return True
+
+
 def check_imap(endpoint, ssl_context, timeout=DEFAULT_TIMEOUT):
     """Log in over IMAP, list the top folders and examine INBOX read-only; raise on failure."""
     with imap_connection(endpoint, ssl_context, timeout) as client:
@@ -202,7 +269,7 @@ def check_imap(endpoint, ssl_context, timeout=DEFAULT_TIMEOUT):
 @contextlib.contextmanager
 def imap_connection(endpoint, ssl_context, timeout=DEFAULT_TIMEOUT):
     """A logged-in IMAP client, every step bounded by the same deadline as the checks."""
-    with _Watchdog(timeout + DEADLINE_SLACK) as watchdog:
+    with Watchdog(timeout + DEADLINE_SLACK) as watchdog:
         client = _IMAPClient(_Dialer(endpoint, ssl_context, timeout, watchdog))
         try:
             _imap_open(client, endpoint, ssl_context)
@@ -221,8 +288,8 @@ def check_smtp(endpoint, ssl_context, timeout=DEFAULT_TIMEOUT, mail_from=None, r
     No message is sent: after the 354 the connection is dropped, since any further
     line (RSET or QUIT included) would be taken as message content.
     """
-    with _Watchdog(timeout + DEADLINE_SLACK) as watchdog:
-        client = _SMTPClient(_Dialer(endpoint, ssl_context, timeout, watchdog))
+    with Watchdog(timeout + DEADLINE_SLACK) as watchdog:
+        client = smtp_client(endpoint, ssl_context, timeout, watchdog)
         try:
             _smtp_session(client, endpoint, ssl_context, mail_from or endpoint.login, rcpt_to)
         finally:
@@ -257,11 +324,12 @@ def diagnose(side, exc, password=""):
 # --- Deadline -----------------------------------------------------------------------------------
 
 
-class _Watchdog:
-    """Shuts a check's sockets down from a timer thread once its deadline has passed.
+class Watchdog:
+    """Shuts a check's or a sending session's sockets down from a timer thread once its deadline has passed.
 
-    Each socket is watched through a dup() of its descriptor: shutting that down wakes any
-    read blocked on the connection, and it stays valid when a library wraps the socket in TLS.
+    Each socket is watched through a duplicate of its descriptor: shutting that down wakes any
+    read or write blocked on the connection, and it stays valid when a library wraps the socket
+    in TLS (a TLS socket can be watched as well).
     """
 
     def __init__(self, seconds):
@@ -292,7 +360,7 @@ class _Watchdog:
             if self._expired:
                 sock.close()
                 raise DeadlineExceeded(f"no complete answer within {self._seconds:g} s")
-            self._handles.append(sock.dup())
+            self._handles.append(socket.fromfd(sock.fileno(), sock.family, sock.type))
         return sock
 
     def _expire(self):
@@ -313,7 +381,7 @@ class _Dialer:
     endpoint: Endpoint
     ssl_context: ssl.SSLContext
     timeout: float
-    watchdog: _Watchdog
+    watchdog: Watchdog
 
     @property
     def grace(self):
@@ -331,7 +399,7 @@ class _Dialer:
         return sock
 
     def _connect(self, timeout):
-        address = (self.endpoint.host, self.endpoint.port)
+        address = (self.endpoint.address or self.endpoint.host, self.endpoint.port)
         return self.watchdog.guard(socket.create_connection(address, timeout))
 
     def _implicit_tls(self, sock):
@@ -404,6 +472,15 @@ class _IMAPClient(imaplib.IMAP4):
     def _create_socket(self, timeout):
         return self._dialer.open()
 
+    def _connect(self):
+        """Read the greeting; what a port that does not greet as IMAP says is not quoted."""
+        try:
+            return super()._connect()
+        except imaplib.IMAP4.error as exc:
+            if getattr(self, "welcome", None) is None and not re.search(_CLOSED_RULE, str(exc), re.IGNORECASE):
+                raise NotMailServerError("the port does not greet as an IMAP server") from None
+            raise
+
 
 def _imap_open(client, endpoint, ssl_context):
     if endpoint.security == "starttls":
@@ -443,8 +520,17 @@ def _text(data):
 # --- SMTP ---------------------------------------------------------------------------------------
 
 
-class _SMTPClient(smtplib.SMTP):
-    """smtplib client on a dialer's socket (implicit TLS included); connects at once."""
+def smtp_client(endpoint, ssl_context, timeout, watchdog):
+    """An SMTPClient connected to ``endpoint`` and greeted, its socket watched by ``watchdog``."""
+    return SMTPClient(_Dialer(endpoint, ssl_context, timeout, watchdog))
+
+
+class SMTPClient(smtplib.SMTP):
+    """smtplib client on a dialer's socket (implicit TLS included); connects at once.
+
+    Each reply is cut after REPLY_MAX_LINES lines or REPLY_MAX_BYTES bytes, and a greeting other
+    than 220 is not quoted.  :meth:`deadline` bounds a phase of a session, :meth:`quit` never hangs.
+    """
 
     def __init__(self, dialer):
         self._dialer = dialer
@@ -452,6 +538,70 @@ class _SMTPClient(smtplib.SMTP):
 
     def _get_socket(self, host, port, timeout):
         return self._dialer.open()
+
+    def connect(self, host="localhost", port=0, source_address=None):
+        try:
+            code, message = super().connect(host, port, source_address)
+        except smtplib.SMTPResponseException:  # a greeting line too long
+            code, message = -1, b""
+        if code != 220:
+            self.close()
+            raise NotMailServerError("the port does not greet as an SMTP server")
+        return code, message
+
+    def getreply(self):
+        if self.file is None:
+            self.file = _CappedReply(self.sock.makefile("rb"))
+        self.file.restart()
+        try:
+            return super().getreply()
+        except _ReplyCapReached:
+            self.close()
+            raise ReplyTooLongError(
+                f"the server's reply went over {REPLY_MAX_LINES} lines or {REPLY_MAX_BYTES} bytes: cut"
+            ) from None
+
+    @contextlib.contextmanager
+    def deadline(self, seconds):
+        """Cut the connection if the block has not finished within ``seconds`` (DeadlineExceeded)."""
+        with Watchdog(seconds) as watchdog:
+            if self.sock:
+                watchdog.guard(self.sock)
+            yield
+
+    def quit(self):
+        """Say goodbye within the timeout, then close; a server that does not answer is left as it is."""
+        reply = None
+        with contextlib.suppress(smtplib.SMTPException, OSError), self.deadline(self.timeout + DEADLINE_SLACK):
+            reply = super().quit()
+        self.close()
+        return reply
+
+
+class _ReplyCapReached(Exception):
+    """Raised inside smtplib's getreply (not an OSError, which smtplib would turn into a disconnection)."""
+
+
+class _CappedReply:
+    """The file smtplib reads replies from, refusing a reply over REPLY_MAX_LINES lines or REPLY_MAX_BYTES bytes."""
+
+    def __init__(self, file):
+        self._file = file
+        self._lines = self._bytes = 0
+
+    def restart(self):
+        self._lines = self._bytes = 0
+
+    def readline(self, limit=-1):
+        line = self._file.readline(limit)
+        self._lines += 1
+        self._bytes += len(line)
+        if self._lines > REPLY_MAX_LINES or self._bytes > REPLY_MAX_BYTES:
+            raise _ReplyCapReached()
+        return line
+
+    def close(self):
+        self._file.close()
 
 
 def _smtp_session(client, endpoint, ssl_context, mail_from, rcpt_to):
@@ -476,7 +626,10 @@ def _smtp_login(client, endpoint):
     if mechanism is None:
         raise NoAuthError(f"the SMTP server offers no password authentication (AUTH: {' '.join(offered) or 'none'})")
     client.user, client.password = endpoint.login, endpoint.password
-    client.auth(mechanism, getattr(client, _SMTP_PASSWORD_MECHANISMS[mechanism]))
+    try:
+        client.auth(mechanism, getattr(client, _SMTP_PASSWORD_MECHANISMS[mechanism]))
+    finally:
+        client.password = None  # smtplib would keep it on the connection
 
 
 def _expect_code(step, reply, *expected):
@@ -496,6 +649,8 @@ def _outcome(side, future, password, timeout):
 
 
 def _reply_text(exc):
+    if isinstance(exc, NotMailServerError):
+        return ""  # whatever the port said is not a mail server's reply: never quoted
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{exc.smtp_code} {_text(exc.smtp_error)}"
     if isinstance(exc, imaplib.IMAP4.error) and exc.args:
@@ -546,20 +701,32 @@ def _certificate_code(exc):
 
 
 def _sanitize(text, password):
-    """One line of at most REPLY_LIMIT characters, with every form of the password masked."""
-    text = " ".join(text.split())
+    """One line of at most REPLY_LIMIT printable characters, with every form of the password masked.
+
+    Control and format characters (bidi overrides and isolates, zero-width characters...) are
+    dropped first: they could make the reply read otherwise than it is.
+    """
+    text = " ".join(_printable(text).split())
     for secret in _secret_forms(password):
         text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
     return text[:REPLY_LIMIT]
 
 
+def _printable(text):
+    """``text`` without control, format, private-use or unassigned characters (whitespace is kept)."""
+    return "".join(char for char in text if char.isspace() or unicodedata.category(char)[0] != "C")
+
+
 def _secret_forms(password):
-    """The password as sent, IMAP-quoted, as in a bytes repr, whitespace-collapsed, and its longer pieces.
+    """The password as sent, printable, IMAP-quoted, as in a bytes repr, in base64 (AUTH LOGIN), whitespace-collapsed,
+    and its longer pieces.
 
     Longest first, so that a whole password is masked before its pieces.
     """
-    forms = {password, password.replace("\\", "\\\\").replace('"', '\\"')}
+    forms = {password, _printable(password)}
+    forms |= {form.replace("\\", "\\\\").replace('"', '\\"') for form in forms}
     forms |= {repr(form.encode())[2:-1] for form in forms}  # imaplib quotes replies as bytes reprs
+    forms.add(base64.b64encode(password.encode()).decode())  # a server echoing AUTH LOGIN
     forms |= {" ".join(form.split()) for form in forms}
     forms |= {piece for form in forms for piece in form.split() if len(piece) >= 4}
     return sorted(filter(None, forms), key=len, reverse=True)

@@ -2,12 +2,13 @@
 
 At DEBUG level, ``odoo.api`` logs every RPC call with its arguments, so the
 values a user types into a password field would be written to the log.  This
-filter masks them before the record is formatted.
+filter masks them (the add-on's app password, and Odoo's own ``smtp_pass`` and
+``password`` fields) before the record is formatted.
 """
 
 import logging
 
-SECRET_KEYS = frozenset({"mcl_password"})
+SECRET_KEYS = frozenset({"mcl_password", "smtp_pass", "password"})
 MASK = "********"
 
 

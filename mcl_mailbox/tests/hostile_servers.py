@@ -1,6 +1,7 @@
 """Small misbehaving servers on 127.0.0.1, to point the set-up form at."""
 
 import contextlib
+import itertools
 import socketserver
 import ssl
 
@@ -9,16 +10,26 @@ from . import common  # noqa: F401  (puts the repository's scripts/ on sys.path)
 # isort: split
 from mailstack.testserver import ThreadedTCPServer
 
+# What a service that is no mail server says first (an SSH server here); it must never be shown.
+FOREIGN_BANNER = b"SSH-2.0-OpenSSH_9.2p1 internal-bastion-7f3a"
+TRICKLE_SECONDS = 30  # how long "trickle_after_login" keeps a reply open, one line every half second
+FLOOD_LINES = 200_000  # continuation lines "flood_after_login" sends in one reply (1.4 MB)
+SILENT_SECONDS = 20  # how long "silent_then_close" says nothing
+
 
 class HostileServer(ThreadedTCPServer):
     """A server that misbehaves in one way, named by ``behaviour`` (a method of _Session).
 
-    ``tls_context`` (a server context) wraps the connection first for "flood" and "no_auth".
+    ``tls_context`` (a server context) wraps the connection first for "flood", "no_auth",
+    "trickle_after_login", "flood_after_login" and "silent_then_close".  ``received`` holds the
+    lines "imap_recorder" received.
     """
 
     def __init__(self, behaviour, tls_context=None):
         self.behaviour = behaviour
         self.tls_context = tls_context
+        self.received = []
+        self.sessions = itertools.count()
         super().__init__(_Session)
 
 
@@ -64,3 +75,69 @@ class _Session(socketserver.BaseRequestHandler):
                 return
             else:
                 sock.sendall(b"530 5.7.0 Authentication required\r\n")
+
+    def silent_then_close(self):
+        """Complete nothing (not even the TLS handshake) for SILENT_SECONDS, then hang up."""
+        self.server.stopping.wait(SILENT_SECONDS)
+
+    def banner(self):
+        """A service that is no mail server: its banner, then silence."""
+        self.request.sendall(FOREIGN_BANNER + b"\r\n")
+        self.server.stopping.wait()
+
+    def imap_recorder(self):
+        """A plaintext IMAP server that accepts everything and records every line it receives."""
+        sock = self.request
+        sock.sendall(b"* OK [CAPABILITY IMAP4rev1] ready\r\n")
+        for line in sock.makefile("rb"):
+            self.server.received.append(line.decode("utf-8", "replace"))
+            tag, _space, command = line.partition(b" ")
+            verb = command.split(b" ", 1)[0].strip().upper()
+            if verb == b"CAPABILITY":
+                sock.sendall(b"* CAPABILITY IMAP4rev1\r\n")
+            sock.sendall(tag + b" OK done\r\n")
+            if verb == b"LOGOUT":
+                return
+
+    def trickle_after_login(self):
+        """SMTP over TLS that passes the set-up test; on later connections it accepts the login, then
+        answers MAIL FROM with one "250-" line every half second for TRICKLE_SECONDS."""
+        self._smtp_then(self._trickle)
+
+    def flood_after_login(self):
+        """SMTP over TLS that passes the set-up test; on later connections it accepts the login, then
+        answers MAIL FROM with FLOOD_LINES "250-" lines at once."""
+        self._smtp_then(self._flood)
+
+    def _trickle(self, sock):
+        for _second in range(TRICKLE_SECONDS * 2):
+            if self.server.stopping.wait(0.5):
+                return
+            sock.sendall(b"250-x\r\n")
+
+    @staticmethod
+    def _flood(sock):
+        sock.sendall(b"250-x\r\n" * FLOOD_LINES)
+
+    def _smtp_then(self, answer_mail_from):
+        hostile = next(self.server.sessions) > 0  # the first connection is the set-up test
+        sock = self._tls()
+        sock.sendall(b"220 localhost ESMTP\r\n")
+        lines = sock.makefile("rb")
+        for line in lines:
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                sock.sendall(b"250-localhost\r\n250 AUTH PLAIN LOGIN\r\n")
+            elif verb == b"AUTH":
+                sock.sendall(b"235 2.7.0 Authentication successful\r\n")
+            elif verb == b"DATA":
+                sock.sendall(b"354 go ahead\r\n")
+                next((body for body in lines if body.rstrip(b"\r\n") == b"."), None)
+                sock.sendall(b"250 2.0.0 queued\r\n")
+            elif verb == b"QUIT":
+                sock.sendall(b"221 2.0.0 Bye\r\n")
+                return
+            else:
+                if verb == b"MAIL" and hostile:
+                    answer_mail_from(sock)
+                sock.sendall(b"250 2.0.0 OK\r\n")

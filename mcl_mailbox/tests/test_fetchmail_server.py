@@ -47,7 +47,7 @@ class TestFetchmailServer(MailboxCase):
     def test_an_untrusted_certificate_is_refused(self):
         address, password = self.new_account()
         server = self.incoming_server(address, password)
-        server.port = self.ports["smtps_untrusted"]
+        server.write({"port": self.ports["smtps_untrusted"], "mcl_password": password})
         with self.assertRaisesRegex(UserError, "not signed by a trusted authority"):
             server.action_mcl_test_connection()
 

@@ -35,6 +35,7 @@ class TestTls(MailboxCase):
         mailbox = self.connect_mailbox(self.doctor, address, password)
         for port, expected in BAD_CERTIFICATES.items():
             mailbox.smtp_port = self.ports[port]  # the server now shows another certificate
+            mailbox.mcl_password = password  # typed again: a password opens only for the port it was saved for
             mail = self.send_mail(self.doctor, address, patient)
             self.assertEqual(mail.state, "exception", port)
             self.assertIn(expected, mail.failure_reason)

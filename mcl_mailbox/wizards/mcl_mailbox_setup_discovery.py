@@ -6,7 +6,7 @@ import os
 from odoo import _, api, fields, models
 from odoo.tools import config
 
-from ..core import discovery
+from ..core import discovery, probe
 from ..models.mcl_mailbox_mixin import configured_ca_file
 from ..models.mcl_mailbox_provider import _split_list
 
@@ -30,6 +30,12 @@ class McLMailboxSetup(models.TransientModel):
     def _mcl_prefill_by_discovery(self, email):
         """Fill the form with the settings published for the address's domain, else ask for them."""
         proposal = self._mcl_discover(email)
+        if proposal and not self._mcl_proposal_is_public(proposal):
+            self._mcl_manual_settings(email, _(
+                "The settings that the domain of “%(email)s” publishes point to a local network address: they "
+                "are not used. Type the server settings your provider gives.", email=email,
+            ))
+            return
         if not proposal and self.mcl_provider_id.imap_host:
             # the user chose a preset (say Gmail for Google Workspace on their own domain): keep it
             self._apply_provider(self.mcl_provider_id)
@@ -40,14 +46,11 @@ class McLMailboxSetup(models.TransientModel):
             )
             return
         if not proposal:
-            self.mcl_provider_id = self.env.ref("mcl_mailbox.provider_manual", raise_if_not_found=False)
-            self.login = self.login or email
-            self.prefill_source = False
-            self.diagnosis = _(
+            self._mcl_manual_settings(email, _(
                 "No preset covers “%(email)s”, and its domain publishes no mail settings (no autoconfig file, "
                 "no SRV records, no MX records of a known provider): type the server settings your provider gives.",
                 email=email,
-            )
+            ))
             return
         preset = self.env["mcl.mailbox.provider"].search([("code", "=", proposal.preset)], limit=1)
         if preset:
@@ -59,6 +62,26 @@ class McLMailboxSetup(models.TransientModel):
         self.diagnosis = False
         self.prefill_source = self._mcl_source_text(proposal, preset)
 
+    def _mcl_manual_settings(self, email, why):
+        """The form for typing the server settings by hand, saying ``why``."""
+        self.mcl_provider_id = self.env.ref("mcl_mailbox.provider_manual", raise_if_not_found=False)
+        self.login = self.login or email
+        self.prefill_source = False
+        self.diagnosis = why
+
+    def _mcl_proposal_is_public(self, proposal):
+        """Whether the proposed servers may be used by this user: the same guard as the connection test."""
+        if self._mcl_private_hosts_allowed():
+            return True
+        for server in filter(None, (proposal.imap, proposal.smtp)):
+            try:
+                probe.public_address(server.host)
+            except probe.PrivateAddressError:
+                return False
+            except (OSError, UnicodeError):
+                continue  # a name that does not resolve is explained by the connection test
+        return True
+
     @api.model
     def _mcl_discover(self, email):
         """The discovery.Proposal for ``email``, or None; within discovery.DEFAULT_TIMEOUT seconds."""
@@ -68,8 +91,8 @@ class McLMailboxSetup(models.TransientModel):
         except ValueError as exc:
             _logger.warning("mail settings discovery is off: %s (option %s)", exc, DNS_OPTION)
             return None
-        # A configured nameserver means a local test or demo, whose autoconfig hosts are on 127.0.0.1.
-        fetcher = discovery.HttpsFetcher(resolver, cafile=configured_ca_file(), allow_private=bool(nameserver))
+        fetcher = discovery.HttpsFetcher(resolver, cafile=configured_ca_file(),
+                                         allow_private=self._mcl_private_hosts_allowed())
         return discovery.discover(email, self._mcl_discovery_presets(), resolver=resolver, http_get=fetcher)
 
     @api.model
