@@ -1,6 +1,6 @@
 from odoo import _, models
 from odoo.tools import email_normalize, html2plaintext, is_html_empty, plaintext2html
-from odoo.tools.mail import append_content_to_html
+from odoo.tools.mail import append_content_to_html, email_split_and_format_normalize
 
 # Failures a personal mailbox causes (connection, login, refusal while sending):
 # the email is kept and sent again once the owner fixes the mailbox.
@@ -11,30 +11,71 @@ class MailMail(models.Model):
     _inherit = "mail.mail"
 
     def _split_by_mail_configuration(self):
-        """Send through a personal mailbox only the mail its owner wrote.
+        """Send through a personal mailbox only the mail its owner, or a colleague they named, wrote.
 
-        Odoo routes by sender address; a message another user writes with that
-        address as sender goes through Odoo's other servers instead, so nobody
-        sends from someone else's mailbox.
+        Odoo's own split never picks a personal mailbox (see ``ir.mail_server._find_mail_server``);
+        each email that ``_mcl_personal_mailbox`` allows is moved to its mailbox, and an email that
+        names a personal mailbox without being allowed goes through the shared servers instead.
         """
         IrMailServer = self.env["ir.mail_server"].sudo()
+        mailboxes = self._mcl_mailboxes_by_address()
         for server_id, alias_domain_id, smtp_from, batch_ids in super()._split_by_mail_configuration():
-            mailbox = IrMailServer.browse(server_id)
-            if not mailbox.owner_user_id:
-                yield server_id, alias_domain_id, smtp_from, batch_ids
-                continue
-            batch = self.browse(batch_ids)
-            owned = batch.filtered(lambda mail, owner=mailbox.owner_user_id: mail.author_id == owner.partner_id)
-            if owned:
-                yield server_id, alias_domain_id, smtp_from, owned.ids
-            if others := batch - owned:
-                shared = IrMailServer.search([("owner_user_id", "=", False)], order="sequence, id")
-                server, fallback_from = IrMailServer._find_mail_server(smtp_from, shared)
-                if not server:
-                    # Odoo's command-line settings send it, as the notifications address: the
-                    # mailbox's own address would lead the connection back to that mailbox.
-                    fallback_from = IrMailServer._get_default_from_address() or False
-                yield server.id if server else False, alias_domain_id, fallback_from, others.ids
+            by_sender = self.browse(batch_ids).grouped(lambda mail: mail._mcl_sender_key(mailboxes))
+            for (mailbox, mailbox_from), mails in by_sender.items():
+                if mailbox:
+                    yield mailbox.id, alias_domain_id, mailbox_from, mails.ids
+                elif IrMailServer.browse(server_id).owner_user_id:
+                    shared_id, shared_from = self._mcl_shared_configuration(smtp_from)
+                    yield shared_id, alias_domain_id, shared_from, mails.ids
+                else:
+                    yield server_id, alias_domain_id, smtp_from, mails.ids
+
+    def _mcl_sender_key(self, mailboxes):
+        """(personal mailbox, From) this email leaves with, or (empty, False) for Odoo's servers."""
+        mailbox = self._mcl_personal_mailbox(mailboxes)
+        if not mailbox:
+            return mailbox, False
+        formatted = email_split_and_format_normalize(self.email_from)
+        return mailbox, formatted[0] if formatted else self.email_from
+
+    def _mcl_shared_configuration(self, smtp_from):
+        """(server id, From) of a shared server for an email refused by the personal mailbox it names."""
+        IrMailServer = self.env["ir.mail_server"].sudo()
+        shared = IrMailServer.search([("owner_user_id", "=", False)], order="sequence, id")
+        server, fallback_from = IrMailServer._find_mail_server(smtp_from, shared)
+        if not server:
+            # Odoo's command-line settings send it, as the notifications address.
+            fallback_from = IrMailServer._get_default_from_address() or False
+        return server.id if server else False, fallback_from
+
+    def _mcl_mailboxes_by_address(self):
+        """{address: active personal mailbox}."""
+        mailboxes = self.env["ir.mail_server"].sudo().search([("owner_user_id", "!=", False), ("mcl_email", "!=", False)])
+        return {mailbox.mcl_email: mailbox for mailbox in mailboxes}
+
+    def _mcl_personal_mailbox(self, mailboxes=None):
+        """The personal mailbox this email may leave through, or an empty recordset.
+
+        It is the active mailbox of the email's sender address, when the user who created the email in
+        Odoo (``create_uid``: set by the ORM, the real user even in sudo) may use it, its author is
+        that user or the mailbox's owner, and it is not an incoming email relayed to followers.
+        ``author_id``, ``email_from`` and ``mail_server_id`` alone, which any caller sets, never decide.
+        """
+        self.ensure_one()
+        mail = self.sudo()
+        if mailboxes is None:
+            mailboxes = self._mcl_mailboxes_by_address()
+        mailbox = mailboxes.get(email_normalize(mail.email_from)) or self.env["ir.mail_server"]
+        writer = mail.create_uid
+        if (
+            not mailbox
+            or mail.message_type == "email"
+            or (mail.mail_server_id and mail.mail_server_id != mailbox)
+            or not mailbox._mcl_may_be_used_by(writer)
+            or mail.author_id not in writer.partner_id | mailbox.owner_user_id.partner_id
+        ):
+            return self.env["ir.mail_server"]
+        return mailbox
 
     def _prepare_outgoing_list(self, mail_server=False, recipients_follower_status=None):
         """Add the personal mailbox's signature to what leaves through it."""
@@ -58,11 +99,10 @@ class MailMail(models.Model):
                                                  failure_type=failure_type)
 
     def _mcl_report_failure(self, failure_type):
-        mailboxes = self.env["ir.mail_server"].sudo().search([("owner_user_id", "!=", False)])
-        by_address = {mailbox.mcl_email: mailbox for mailbox in mailboxes}
+        mailboxes = self._mcl_mailboxes_by_address()
         for mail in self.sudo():
-            mailbox = by_address.get(email_normalize(mail.email_from))
-            if not mailbox or mail.author_id != mailbox.owner_user_id.partner_id:
+            mailbox = mail._mcl_personal_mailbox(mailboxes)
+            if not mailbox:
                 continue
             mail.failure_type = failure_type
             in_owner_lang = mail.with_context(lang=mailbox.owner_user_id.lang)
@@ -79,28 +119,33 @@ class MailMail(models.Model):
         ])
 
     def _mcl_schedule_fix_activity(self, mailbox):
-        """One to-do per document for the owner, on the document whose email waits."""
+        """One to-do per document for the owner, on the document whose email waits.
+
+        Colleagues who read the document read the to-do too: it says where to look, never the login,
+        the servers or their reply, which only the mailbox shows its owner.
+        """
         owner = mailbox.owner_user_id
-        record = self._mcl_activity_record()
+        record = self._mcl_activity_record(mailbox)
         activity_type = self.env.ref("mcl_mailbox.mail_activity_type_mailbox_failure")
         if record.activity_ids.filtered(lambda a: a.activity_type_id == activity_type and a.user_id == owner):
             return
         note = _(
-            "The email “%(subject)s” could not leave through your mailbox “%(mailbox)s”.\n\n%(diagnosis)s\n\n"
-            "Open Preferences > Mailboxes, click Change on this mailbox, then “Test connection and save”.",
-            subject=self.subject or "", mailbox=mailbox.name, diagnosis=mailbox.mcl_diagnosis or "",
+            "The email “%(subject)s” could not leave through your mailbox “%(mailbox)s”.\n\n"
+            "Open Preferences > Mailboxes: the mailbox says what went wrong. Click Change on it, "
+            "then “Test connection and save”.",
+            subject=self.subject or "", mailbox=mailbox.name,
         )
         record.activity_schedule(
             "mcl_mailbox.mail_activity_type_mailbox_failure", user_id=owner.id, note=plaintext2html(note),
         )
 
-    def _mcl_activity_record(self):
+    def _mcl_activity_record(self, mailbox):
         """The document of the email when it takes activities, else the owner's contact."""
         if self.model and self.res_id and "activity_ids" in self.env[self.model]._fields:
             record = self.env[self.model].browse(self.res_id).exists()
             if record:
                 return record
-        return self.author_id
+        return mailbox.owner_user_id.partner_id
 
     def _mcl_requeue(self, mailbox):
         """Queue the failed emails again, without the recipients already served; close the to-dos."""
@@ -113,7 +158,7 @@ class MailMail(models.Model):
         done.write({"state": "sent", "failure_reason": False})
         (self - done).write({"state": "outgoing", "failure_reason": False, "failure_type": False})
         for mail in self:
-            mail._mcl_activity_record().activity_feedback(
+            mail._mcl_activity_record(mailbox).activity_feedback(
                 ["mcl_mailbox.mail_activity_type_mailbox_failure"], user_id=mailbox.owner_user_id.id,
                 feedback=_("The mailbox works again: the email is queued to be sent."),
             )

@@ -1,4 +1,5 @@
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 
 class ResUsers(models.Model):
@@ -17,6 +18,25 @@ class ResUsers(models.Model):
         help="Preselected when you send a customer invoice by email; "
         "when empty, Odoo's own invoice template is used. Credit notes keep their own template.",
     )
+
+    @api.constrains("mcl_invoice_template_id")
+    def _check_mcl_invoice_template_id(self):
+        """Only an invoice template its user may read: the preference is rendered for their invoices."""
+        for user in self.filtered("mcl_invoice_template_id"):
+            if not user._mcl_invoice_template_fits(user.mcl_invoice_template_id):
+                raise ValidationError(_("The default invoice template must be an email template of invoices "
+                                        "(Journal Entry) that you can read."))
+
+    def _mcl_invoice_template_fits(self, template):
+        """Whether ``template`` is an invoice template this user may read."""
+        self.ensure_one()
+        return template.sudo().model == "account.move" and template.with_user(self).has_access("read")
+
+    def _mcl_invoice_template(self):
+        """This user's invoice template preference, when it still fits; else an empty recordset."""
+        self.ensure_one()
+        template = self.sudo().mcl_invoice_template_id
+        return template if template and self._mcl_invoice_template_fits(template) else template.browse()
 
     @property
     def SELF_READABLE_FIELDS(self):

@@ -94,7 +94,7 @@ class TestMailboxAccess(MailboxCase):
         self.assertNotEqual(connecting_to, self.physio_mailbox, "the connection must not lead back to it")
 
     def test_the_owner_mail_uses_their_mailbox(self):
-        mail = self.env["mail.mail"].sudo().create({
+        mail = self.env["mail.mail"].with_user(self.doctor).sudo().create({
             "email_from": self.doctor_mailbox.mcl_email,
             "email_to": "patient@patients.test",
             "subject": "Mine",

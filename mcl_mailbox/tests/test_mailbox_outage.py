@@ -10,7 +10,7 @@ BATCH = 200
 @tagged("post_install", "-at_install")
 class TestMailboxOutage(MailboxCase):
     def queue(self, author, address, patient, count):
-        Mail = self.env["mail.mail"].sudo()
+        Mail = self.env["mail.mail"].with_user(author).sudo()
         return Mail.create([{
             "email_from": address,
             "email_to": patient,

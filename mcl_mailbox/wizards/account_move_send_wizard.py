@@ -12,15 +12,21 @@ class AccountMoveSendWizard(models.TransientModel):
     @api.depends("move_id")
     @api.depends_context("uid")
     def _compute_mcl_sent_from(self):
-        mailbox = self._mcl_mailbox_of_partner(self.env.user.partner_id.id)
-        sent_from = f"{mailbox.name} <{mailbox.mcl_email}>" if mailbox else False
+        for wizard in self:
+            mailbox = wizard._mcl_sending_mailbox(wizard.move_id, self.env.user)
+            wizard.mcl_sent_from = f"{mailbox.name} <{mailbox.mcl_email}>" if mailbox else False
+            wizard.mcl_sent_from_hint = wizard._mcl_sent_from_hint(mailbox)
+
+    def _mcl_sent_from_hint(self, mailbox):
+        owner = mailbox.owner_user_id
         if not mailbox:
-            hint = _("No personal mailbox: the email leaves from the company's mail server. "
+            return _("No personal mailbox: the email leaves from the company's mail server. "
                      "Connect your own mailbox in Preferences > Mailboxes to send from your address.")
-        elif mailbox.mcl_state == "attention":
-            hint = _("Your mailbox needs attention: the email will wait until you fix it "
+        if mailbox.mcl_state == "attention":
+            if owner != self.env.user:
+                return _("The mailbox of %s needs attention: the email will wait until they fix it.", owner.name)
+            return _("Your mailbox needs attention: the email will wait until you fix it "
                      "in Preferences > Mailboxes.")
-        else:
-            hint = False
-        self.mcl_sent_from = sent_from
-        self.mcl_sent_from_hint = hint
+        if owner != self.env.user:
+            return _("Sent on behalf of %s, from their mailbox, with their signature.", owner.name)
+        return False
