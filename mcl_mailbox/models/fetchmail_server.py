@@ -1,8 +1,20 @@
+import imaplib
+import ssl
+
 from odoo import _, api, models
 from odoo.exceptions import UserError
 
+from odoo.addons.mail.models.fetchmail import IMAP4Connection
+
 from ..core import probe
 from .mcl_mailbox_mixin import configured_ca_file
+
+
+class VerifiedIMAP4Connection(IMAP4Connection):
+    """Odoo's IMAP connection over implicit TLS, with a verifying context and a timeout."""
+
+    def __init__(self, server, port, ssl_context, timeout):
+        self.__obj__ = imaplib.IMAP4_SSL(server, port, ssl_context=ssl_context, timeout=timeout)
 
 
 class FetchmailServer(models.Model):
@@ -49,19 +61,59 @@ class FetchmailServer(models.Model):
         self.filtered("mcl_has_password").password = False
         return result
 
+    def _mcl_sealed_endpoints(self):
+        return [self._mcl_endpoint("")]
+
+    def _mcl_may_reveal(self, user):
+        return user.has_group("base.group_system")
+
+    def _mcl_endpoint(self, password):
+        return probe.Endpoint(self.server or "", self.port, "ssl" if self.is_ssl else "none", self.user or "", password)
+
+    def connect(self, allow_archived=False):
+        """With an encrypted password stored, connect over SSL/TLS only, with a verified certificate
+        (host name included) and the connection timeout: Odoo's own IMAP connection checks neither,
+        for the fetch cron, "Test & Confirm" and "Fetch Now" alike."""
+        if not self.env.su:
+            self.check_access("read")
+        if not self._mcl_token():
+            return super().connect(allow_archived=allow_archived)
+        self.ensure_one()
+        if not allow_archived and not self.active:
+            raise UserError(_('The server "%s" cannot be used because it is archived.', self.display_name))
+        if self._get_connection_type() != "imap" or not self.is_ssl:
+            raise UserError(_(
+                "“%s” stores an encrypted password, which Odoo sends only over IMAP with SSL/TLS, never in "
+                "clear text: choose IMAP, tick SSL/TLS and use the server's SSL port (usually 993).",
+                self.display_name,
+            ))
+        context = probe.make_ssl_context(configured_ca_file())
+        connection = VerifiedIMAP4Connection(self.server, int(self.port), context, self._mcl_timeout())
+        try:
+            self._imap_login(connection)
+        except BaseException:
+            connection.shutdown()
+            raise
+        return connection
+
     def _imap_login(self, connection):
-        """Log in with the decrypted password when one is stored encrypted."""
-        if not self.sudo().mcl_password_token:
+        """Log in with the decrypted password when one is stored encrypted, for the server really connected to."""
+        if not self._mcl_token():
             return super()._imap_login(connection)
         self.ensure_one()
-        connection.login(self.user, self._mcl_decrypt_password())
+        imap = getattr(connection, "__obj__", connection)
+        verified = isinstance(imap, imaplib.IMAP4_SSL) and imap.sock.context.verify_mode == ssl.CERT_REQUIRED \
+            and imap.sock.context.check_hostname
+        connected = probe.Endpoint(imap.host, imap.port, "ssl" if verified else "none", self.user, "")
+        connection.login(self.user, self._mcl_decrypt_password(connected))
         return None
 
     def action_mcl_test_connection(self):
-        """Log in over IMAP with a verified certificate; explain a failure in plain words."""
+        """Log in over IMAP with a verified certificate; explain a failure in plain words.  Administrators only."""
         self.ensure_one()
-        password = self._mcl_decrypt_password() if self.mcl_has_password else (self.password or "")
-        endpoint = probe.Endpoint(self.server, self.port, "ssl" if self.is_ssl else "none", self.user, password)
+        self.check_access("write")
+        password = self._mcl_decrypt_password(self._mcl_endpoint("")) if self.mcl_has_password else (self.password or "")
+        endpoint = self._mcl_endpoint(password)
         try:
             probe.check_imap(endpoint, probe.make_ssl_context(configured_ca_file()), self._mcl_timeout())
         except Exception as error:  # every failure is explained to the user

@@ -1,12 +1,14 @@
+import contextlib
 import logging
 import smtplib
 import socket
+import ssl
 
 from odoo import _, api, fields, models, modules
-from odoo.exceptions import UserError
-from odoo.tools import email_normalize
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import config, email_normalize, escape_psql
 
-from odoo.addons.base.models.ir_mail_server import SMTPConnection
+from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
 from ..core import probe, vault
 from .mail_mail import MAILBOX_FAILURES
@@ -36,7 +38,18 @@ class IrMailServer(models.Model):
         string="Owner",
         index=True,
         ondelete="cascade",
-        help="The user this personal mailbox belongs to: only their messages leave through it.",
+        help="The user this personal mailbox belongs to: only their messages, and those of the colleagues "
+        "they name, leave through it.",
+    )
+    mcl_delegate_user_ids = fields.Many2many(
+        "res.users",
+        "ir_mail_server_mcl_delegate_rel",
+        "mail_server_id",
+        "user_id",
+        string="Colleagues who may send from it",
+        domain=[("share", "=", False)],
+        help="Their invoices and messages leave from this mailbox, with its signature. "
+        "They can neither change it nor see its password.",
     )
     mcl_email = fields.Char(string="Email address", readonly=True, copy=False)
     mcl_login = fields.Char(string="Login", compute="_compute_mcl_login", compute_sudo=True)
@@ -53,7 +66,7 @@ class IrMailServer(models.Model):
         compute="_compute_mcl_state",
         search="_search_mcl_state",
     )
-    mcl_last_error = fields.Text(string="Last problem", readonly=True, copy=False)
+    mcl_last_error = fields.Text(string="Last problem", readonly=True, copy=False, groups="base.group_system")
     mcl_diagnosis = fields.Text(string="Diagnosis", compute="_compute_mcl_state")
     mcl_diagnosis_date = fields.Datetime(string="Checked on", readonly=True, copy=False)
 
@@ -61,16 +74,81 @@ class IrMailServer(models.Model):
         ("mcl_email_unique", "unique(mcl_email)", "This address is already connected as a personal mailbox."),
     ]
 
+    @api.constrains("owner_user_id", "mcl_delegate_user_ids")
+    def _check_mcl_delegate_user_ids(self):
+        for server in self.filtered("mcl_delegate_user_ids"):
+            if not server.owner_user_id:
+                raise ValidationError(_("Only a personal mailbox can have colleagues who send from it."))
+            if server.owner_user_id in server.mcl_delegate_user_ids:
+                raise ValidationError(_("The owner of a mailbox sends from it already: remove them from the "
+                                        "colleagues who may send from it."))
+            if any(user.share for user in server.mcl_delegate_user_ids):
+                raise ValidationError(_("Only internal users can send from a colleague's mailbox."))
+
+    def _mcl_may_be_used_by(self, user):
+        """Whether ``user`` may send through this personal mailbox: its owner, or a colleague the owner
+        named, while both are active internal users.  The only place that decides it."""
+        self.ensure_one()
+        mailbox = self.sudo()
+        owner = mailbox.owner_user_id
+        return bool(
+            owner and owner.active and not owner.share and user and len(user) == 1
+            and user.active and not user.share and user in owner | mailbox.mcl_delegate_user_ids
+        )
+
+    @api.constrains("mcl_email", "owner_user_id")
+    def _check_mcl_email_is_own(self):
+        for server in self.filtered(lambda server: server.owner_user_id and server.mcl_email):
+            server._mcl_check_address(server.mcl_email, server.owner_user_id)
+
+    @api.model
+    def _mcl_check_address(self, email, owner):
+        """Refuse ``email`` as a personal mailbox of ``owner`` when it is another user's address or one
+        of Odoo's own (notifications, bounce, catchall, an alias, odoo.conf's email_from): the mail
+        Odoo sends or receives there would go through that mailbox and be filed in it."""
+        email = email_normalize(email)
+        if not email:
+            return
+        users = self.env["res.users"].sudo().with_context(active_test=False)
+        if users.search_count([("id", "!=", owner.id), "|", ("partner_id.email_normalized", "=", email),
+                               ("login", "=ilike", escape_psql(email))], limit=1):
+            raise ValidationError(_("“%s” is the email address of another Odoo user: only that user can connect "
+                                    "it as their mailbox. Connect your own address instead.", email))
+        if email in self._mcl_odoo_addresses():
+            raise ValidationError(_("“%s” is an address Odoo itself sends or receives with (notifications, bounces, "
+                                    "replies, or email_from in odoo.conf): it cannot be a personal mailbox. "
+                                    "Connect your own address instead.", email))
+        if self.env["mail.alias"].sudo().search_count([("alias_full_name", "=", email)], limit=1):
+            raise ValidationError(_("“%s” is an alias that brings incoming mail into Odoo: it cannot be a personal "
+                                    "mailbox. Connect your own address instead.", email))
+
+    @api.model
+    def _mcl_odoo_addresses(self):
+        """Every company's notifications address, every alias domain's bounce, catchall and default
+        sender, and odoo.conf's email_from, normalized."""
+        domains = self.env["mail.alias.domain"].sudo().search([])
+        addresses = domains.mapped("bounce_email") + domains.mapped("catchall_email") + domains.mapped("default_from_email")
+        addresses += [self.sudo().with_company(company)._get_default_from_address()
+                      for company in self.env["res.company"].sudo().search([])]
+        addresses.append(config.get("email_from"))
+        return {email_normalize(address) for address in addresses if address} - {False}
+
     @api.depends("smtp_user")
     def _compute_mcl_login(self):
         for server in self:
             server.mcl_login = server.smtp_user
 
     @api.depends("owner_user_id", "mcl_last_error", "mcl_consent_version", "mcl_password_token")
+    @api.depends_context("uid")
     def _compute_mcl_state(self):
+        """The status, and why it needs attention: in full (logins, hosts, server replies) for the owner and
+        administrators only; the colleagues who send from it learn that the owner must act."""
         for server in self:
-            server.mcl_diagnosis = server._mcl_attention_reason()
-            server.mcl_state = "attention" if server.mcl_diagnosis else "connected"
+            reason = server._mcl_attention_reason()
+            server.mcl_state = "attention" if reason else "connected"
+            if reason and not server._mcl_may_be_changed_by(self.env.user):
+                reason = _("This mailbox needs its owner's attention; emails from it wait until it is fixed.")
+            server.mcl_diagnosis = reason
 
     def _search_mcl_state(self, operator, value):
         if operator not in ("=", "!=") or value not in ("connected", "attention"):
@@ -85,8 +163,10 @@ class IrMailServer(models.Model):
         self.ensure_one()
         if not self.owner_user_id:
             return False
-        if not vault.can_decrypt(configured_keys(), self.sudo().mcl_password_token):
+        if not vault.can_decrypt(configured_keys(), self._mcl_token()):
             return _("Re-enter your app password: the stored one can no longer be used.")
+        if not self._mcl_token_fits():
+            return self._mcl_server_changed()
         if self.mcl_consent_version != TERMS_VERSION:
             return _("The terms of use changed: open the mailbox and accept them again.")
         return self.mcl_last_error or False
@@ -97,21 +177,16 @@ class IrMailServer(models.Model):
 
     @api.model
     def _find_mail_server(self, email_from, mail_servers=None):
-        """Route to a personal mailbox only on its exact address.
+        """Never pick a personal mailbox by address: Odoo's choice is made among the shared servers.
 
-        Personal mailboxes are removed from Odoo's fallbacks (domain match,
-        notifications address, first server) so they never carry other mail.
+        ``mail.mail`` sends through a personal mailbox only once it has checked who wrote the email
+        (``_mcl_personal_mailbox``); everything else, and every other caller, gets the shared servers.
         """
         if mail_servers is None:
             mail_servers = self.sudo().search([], order="sequence")
-        personal = mail_servers.filtered("owner_user_id")
-        normalized = email_normalize(email_from)
-        if normalized:
-            for mailbox in personal.filtered("active"):
-                if mailbox.mcl_email == normalized:
-                    return mailbox, email_from
-        return super()._find_mail_server(email_from, mail_servers - personal)
+        return super()._find_mail_server(email_from, mail_servers.filtered(lambda server: not server.owner_user_id))
 
+    @api.private
     def connect(self, host=None, port=None, user=None, password=None, encryption=None, smtp_from=None,
                 ssl_certificate=None, ssl_private_key=None, smtp_debug=False, mail_server_id=None,
                 allow_archived=False):
@@ -120,11 +195,11 @@ class IrMailServer(models.Model):
         Odoo's own connection does not check certificates; personal mailboxes
         carry a real password, so they do.  ``connect`` is public, hence callable
         over RPC: only the owner, an administrator or the mail queue (superuser)
-        may make Odoo log in to a personal mailbox.  Other servers are left to Odoo.
+        may make Odoo log in to a personal mailbox, and only when it is named by
+        id.  Other servers are left to Odoo.
         """
         mailbox = self._mcl_mailbox_to_connect(mail_server_id, host, smtp_from)
-        if mailbox and not self.env.su:
-            self.browse(mailbox.id).check_access("read")
+        self.browse(mailbox.ids)._mcl_check_may_connect()
         if not mailbox or modules.module.current_test:
             return super().connect(
                 host=host, port=port, user=user, password=password, encryption=encryption, smtp_from=smtp_from,
@@ -141,80 +216,165 @@ class IrMailServer(models.Model):
             raise UserError(mailbox._mcl_connection_problem(error)) from None
 
     def _mcl_open_smtp(self, smtp_from, smtp_debug):
-        """A logged-in SMTP connection to this mailbox, shaped like Odoo's own."""
+        """A logged-in SMTP session to this mailbox, shaped like Odoo's own, and bounded.
+
+        Each read or write waits at most the connection timeout, connecting and logging in take at
+        most that plus probe.DEADLINE_SLACK in all, and every reply is capped (probe.SMTPClient);
+        ``send_email`` then bounds each message.
+        """
+        timeout = self._mcl_timeout()
         context = probe.make_ssl_context(configured_ca_file())
-        connection = SMTPConnection(self.smtp_host, self.smtp_port, self.smtp_encryption, context=context)
-        # One connection carries a whole batch: without this, each message waits for a delayed ACK.
-        connection.__obj__.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connection.set_debuglevel(smtp_debug or self.smtp_debug)
-        if self.smtp_encryption == "starttls":
-            connection.starttls(context=context)
-        self._smtp_login(connection, self.smtp_user, "")
-        connection.ehlo_or_helo_if_needed()
+        with probe.Watchdog(timeout + probe.DEADLINE_SLACK) as watchdog:
+            connection = probe.smtp_client(self._mcl_smtp_endpoint(""), context, timeout, watchdog)
+            try:
+                self._mcl_start_session(connection, context, smtp_debug)
+            except BaseException:
+                connection.close()
+                raise
         connection.from_filter = self.from_filter
         connection.smtp_from = smtp_from
         connection.mcl_mailbox_id = self.id
         return connection
 
+    def _mcl_start_session(self, connection, context, smtp_debug):
+        # One connection carries a whole batch: without this, each message waits for a delayed ACK.
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection.set_debuglevel(smtp_debug or self.smtp_debug)
+        if self.smtp_encryption == "starttls":
+            connection.starttls(context=context)
+        self._smtp_login(connection, self.smtp_user, "")
+        connection.ehlo_or_helo_if_needed()
+
+    @api.model
+    def _mcl_message_timeout(self):
+        """Seconds one message may take to leave through a personal mailbox: the system parameter
+        ``mcl_mailbox.message_timeout``, else six times the connection timeout."""
+        value = self.env["ir.config_parameter"].sudo().get_param("mcl_mailbox.message_timeout")
+        try:
+            return max(1.0, float(value))
+        except (TypeError, ValueError):
+            return 6 * self._mcl_timeout()
+
+    @contextlib.contextmanager
+    def _mcl_bounded_send(self, smtp_session):
+        """Bound one message sent on a personal mailbox's session; losing the session fails that message.
+
+        Odoo re-raises a lost connection, which stops the whole mail queue: through a personal
+        mailbox it is a delivery failure of this message instead (kept for a retry, the mailbox
+        needs attention), and the queue goes on with the other mailboxes.
+        """
+        mailbox = self.sudo().browse(getattr(smtp_session, "mcl_mailbox_id", None) or [])
+        if not mailbox:
+            yield
+            return
+        try:
+            with smtp_session.deadline(self._mcl_message_timeout()):
+                yield
+        except (smtplib.SMTPServerDisconnected, probe.DeadlineExceeded) as error:
+            raise MailDeliveryException(mailbox._mcl_connection_problem(error)) from None
+
     def _mcl_connection_problem(self, error):
         """Record why connecting failed (a certificate, a timeout, ...) and return it."""
-        message = self._mcl_explain(probe.diagnose("smtp", error), self._mcl_endpoints("")[1])
+        message = self._mcl_explain(probe.diagnose("smtp", error), self._mcl_smtp_endpoint(""))
         self._mcl_record_problem(message)
         return message
 
+    @api.private
     def send_email(self, message, mail_server_id=None, smtp_server=None, smtp_port=None, smtp_user=None,
                    smtp_password=None, smtp_encryption=None, smtp_ssl_certificate=None, smtp_ssl_private_key=None,
                    smtp_debug=False, smtp_session=None):
-        """Queue a copy for the Sent folder of the personal mailbox the message left through."""
-        message_id = super().send_email(
-            message, mail_server_id=mail_server_id, smtp_server=smtp_server, smtp_port=smtp_port,
-            smtp_user=smtp_user, smtp_password=smtp_password, smtp_encryption=smtp_encryption,
-            smtp_ssl_certificate=smtp_ssl_certificate, smtp_ssl_private_key=smtp_ssl_private_key,
-            smtp_debug=smtp_debug, smtp_session=smtp_session,
-        )
+        """Send within the message deadline of a personal mailbox, and queue a copy for its Sent folder."""
+        with self._mcl_bounded_send(smtp_session):
+            message_id = super().send_email(
+                message, mail_server_id=mail_server_id, smtp_server=smtp_server, smtp_port=smtp_port,
+                smtp_user=smtp_user, smtp_password=smtp_password, smtp_encryption=smtp_encryption,
+                smtp_ssl_certificate=smtp_ssl_certificate, smtp_ssl_private_key=smtp_ssl_private_key,
+                smtp_debug=smtp_debug, smtp_session=smtp_session,
+            )
         mailbox = self.sudo().browse(getattr(smtp_session, "mcl_mailbox_id", None) or [])
         if mailbox.mcl_imap_host and not mailbox.mcl_provider_id.files_sent_copy:
             self.env["mcl.mailbox.sent.copy"].sudo()._enqueue(mailbox, message)
         return message_id
 
+    def _mcl_check_may_connect(self):
+        """Raise unless the current user (or the superuser: the mail queue) may have Odoo log in to these
+        servers."""
+        if not self.env.su and not all(server._mcl_may_be_changed_by(self.env.user) for server in self):
+            raise AccessError(_("Only the owner of this mailbox, or an administrator, can connect to it."))
+
     def _mcl_mailbox_to_connect(self, mail_server_id, host, smtp_from):
-        if mail_server_id:
-            server = self.sudo().browse(mail_server_id)
-        elif host:
-            return self.browse()
-        else:
-            server = self.sudo()._find_mail_server(smtp_from)[0]
-        return server if server and server.owner_user_id else self.browse()
+        """The server ``connect`` must open itself (verified TLS, bound password): a personal mailbox, or
+        any server storing an encrypted password, named by id; never one found by ``smtp_from``
+        (``_find_mail_server`` leaves personal mailboxes out)."""
+        server = self.sudo().browse(mail_server_id or [])
+        return server if server and (server.owner_user_id or server._mcl_token()) else self.browse()
+
+    def test_smtp_connection(self, autodetect_max_email_size=False):
+        """Odoo's test (and its size detection) logs in with the server's password: for a mailbox's owner
+        or an administrator only."""
+        self._mcl_check_may_connect()
+        return super().test_smtp_connection(autodetect_max_email_size=autodetect_max_email_size)
 
     def _smtp_login(self, connection, smtp_user, smtp_password):
-        """Log in with the decrypted password; SMTP debugging is paused meanwhile."""
-        if len(self) != 1 or not self.sudo().mcl_password_token:
+        """Log in with the decrypted password, for the server really connected to; SMTP debugging is
+        paused meanwhile."""
+        if len(self) != 1 or not self._mcl_token():
             return super()._smtp_login(connection, smtp_user, smtp_password)
-        password = self._mcl_password_for_login()
+        password = self._mcl_password_for_login(self._mcl_connected_endpoint(connection, smtp_user))
         connection.set_debuglevel(0)
         try:
             connection.login(smtp_user, password)
+            getattr(connection, "__obj__", connection).password = None  # smtplib keeps it otherwise
         except smtplib.SMTPResponseException as error:
-            smtp_endpoint = self._mcl_endpoints(password)[1]
+            smtp_endpoint = self._mcl_smtp_endpoint(password)
             self._mcl_record_problem(self._mcl_explain(probe.diagnose("smtp", error, password), smtp_endpoint))
             raise
         finally:
             connection.set_debuglevel(self.smtp_debug)
 
-    def _mcl_endpoints(self, password):
-        """The (IMAP, SMTP) endpoints of this mailbox."""
+    def _mcl_imap_endpoint(self, password):
         self.ensure_one()
         server = self.sudo()
-        return (
-            probe.Endpoint(server.mcl_imap_host, server.mcl_imap_port, server.mcl_imap_encryption,
-                           server.smtp_user, password),
-            probe.Endpoint(server.smtp_host, server.smtp_port, server.smtp_encryption, server.smtp_user, password),
-        )
+        return probe.Endpoint(server.mcl_imap_host, server.mcl_imap_port, server.mcl_imap_encryption,
+                              server.smtp_user, password)
 
-    def _mcl_password_for_login(self):
-        """Decrypt the password; a failure puts the mailbox in "needs attention"."""
+    def _mcl_smtp_endpoint(self, password):
+        self.ensure_one()
+        server = self.sudo()
+        return probe.Endpoint(server.smtp_host, server.smtp_port, server.smtp_encryption, server.smtp_user, password)
+
+    def _mcl_connected_endpoint(self, connection, login):
+        """Where an SMTP connection really leads: the name it was opened to, its peer port, and its
+        security, which counts only if the certificate was verified for that name."""
+        smtp = getattr(connection, "__obj__", connection)
+        sock = smtp.sock
+        verified = (
+            isinstance(sock, ssl.SSLSocket) and sock.context.verify_mode == ssl.CERT_REQUIRED
+            and sock.context.check_hostname and sock.server_hostname == smtp._host
+        )
+        return probe.Endpoint(smtp._host, sock.getpeername()[1], self.smtp_encryption if verified else "none", login, "")
+
+    def _mcl_sealed_endpoints(self):
+        smtp = self._mcl_smtp_endpoint("")
+        return [self._mcl_imap_endpoint(""), smtp] if self.mcl_imap_host else [smtp]
+
+    def _mcl_sealed_holder(self):
+        return self.owner_user_id.id
+
+    def _mcl_may_reveal(self, user):
+        return self._mcl_may_be_changed_by(user)
+
+    def _mcl_may_be_changed_by(self, user):
+        """Whether ``user`` may change this server and have Odoo log in to it: the owner of a personal
+        mailbox, or an administrator."""
+        self.ensure_one()
+        owner = self.sudo().owner_user_id
+        return (bool(owner) and owner == user) or user.has_group("base.group_system")
+
+    def _mcl_password_for_login(self, endpoint):
+        """Decrypt the password for ``endpoint``; a failure puts the mailbox in "needs attention"."""
         try:
-            return self._mcl_decrypt_password()
+            return self._mcl_decrypt_password(endpoint)
         except UserError as error:
             self._mcl_record_problem(error.args[0])
             raise
@@ -224,14 +384,14 @@ class IrMailServer(models.Model):
 
         Only emails in exception are taken, so one sent already is never sent again.
         """
+        mailboxes = self.env["mail.mail"]._mcl_mailboxes_by_address()
         for mailbox in self.sudo().filtered("owner_user_id"):
             failed = self.env["mail.mail"].sudo().search([
                 ("state", "=", "exception"),
                 ("failure_type", "in", MAILBOX_FAILURES),
-                ("author_id", "=", mailbox.owner_user_id.partner_id.id),
                 ("email_from", "ilike", mailbox.mcl_email),
             ])
-            failed = failed.filtered(lambda mail, address=mailbox.mcl_email: email_normalize(mail.email_from) == address)
+            failed = failed.filtered(lambda mail, mailbox=mailbox: mail._mcl_personal_mailbox(mailboxes) == mailbox)
             if failed:
                 failed._mcl_requeue(mailbox)
 

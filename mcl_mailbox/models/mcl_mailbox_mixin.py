@@ -2,7 +2,7 @@ import logging
 import os
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import config
 
 from ..core import probe, vault
@@ -35,11 +35,18 @@ def key_setup_hint():
     )
 
 
+def endpoint_key(endpoint):
+    """An endpoint (host, port, security, login) in the form a password is sealed to, compared exactly."""
+    return [endpoint.host, int(endpoint.port), endpoint.security, endpoint.login]
+
+
 class McLMailboxMixin(models.AbstractModel):
     """Encrypted password and provider preset shared by the mail server models.
 
-    The clear password is write-only: it is encrypted as soon as it is assigned
-    and decrypted only when connecting.  The token column is readable by the
+    The clear password is write-only: it is sealed as soon as it is assigned,
+    bound to its record and to the endpoints it was typed for (see
+    ``_mcl_binding``), and opened only for a connection to one of them, by a
+    user allowed to (``_mcl_may_reveal``).  The token column is readable by the
     superuser alone.
     """
 
@@ -70,36 +77,118 @@ class McLMailboxMixin(models.AbstractModel):
         for record in self:
             clear = vault.clean_app_password(record.mcl_password)
             if clear:
-                record.sudo().mcl_password_token = self._mcl_encrypt(clear)
+                record.sudo().mcl_password_token = record._mcl_seal(clear)
+        self.invalidate_recordset(["mcl_password"])  # the typed value must not be read back from the cache
 
     @api.depends("mcl_password_token")
     def _compute_mcl_has_password(self):
         for record in self:
-            record.mcl_has_password = bool(record.sudo().mcl_password_token)
+            record.mcl_has_password = bool(record._mcl_token())
+
+    def _mcl_token(self):
+        """The stored token, read alone: a superuser read would otherwise load the whole row into the
+        cache, where a later read of any other column of it is served without access check."""
+        self.ensure_one()
+        return self.sudo().with_context(prefetch_fields=False).mcl_password_token
+
+    # ------------------------------------------------------------------
+    # Sealing: a password opens only for its record and its endpoints
+    # ------------------------------------------------------------------
+
+    def _mcl_sealed_endpoints(self):
+        """The endpoints (probe.Endpoint, password empty) this record's password may be sent to.
+
+        An empty list binds the password to the record alone (a set-up form, whose
+        author types the password for the servers they choose).
+        """
+        return []
+
+    def _mcl_sealed_holder(self):
+        """Who the password is sealed to besides the record (a user id, or False)."""
+        return False
+
+    def _mcl_may_reveal(self, user):
+        """Whether ``user`` may have Odoo use this record's password (the superuser always may)."""
+        raise NotImplementedError
+
+    def _mcl_binding(self):
+        """What the password is sealed to: this database, this very record, its holder and its current
+        endpoints.  A token copied to another database, row or holder, or left on a row whose servers
+        changed, opens nothing."""
+        self.ensure_one()
+        record = self.sudo()
+        return {
+            "db": self.env.cr.dbname,
+            "model": self._name,
+            "id": self.id,
+            "holder": record._mcl_sealed_holder(),
+            "endpoints": sorted(endpoint_key(endpoint) for endpoint in record._mcl_sealed_endpoints()),
+        }
+
+    def _mcl_seal(self, clear):
+        self.ensure_one()
+        try:
+            return vault.seal(configured_keys(), clear, self._mcl_binding())
+        except (vault.KeyMissingError, vault.KeyInvalidError) as error:
+            raise UserError(self._mcl_key_problem(error)) from None
 
     @api.model
-    def _mcl_encrypt(self, clear):
+    def _mcl_check_keys(self):
+        """Raise a UserError explaining a missing or invalid key."""
         try:
-            return vault.encrypt(configured_keys(), clear)
-        except vault.KeyMissingError:
-            raise UserError(_("No encryption key is configured for mailbox passwords.") + "\n" + key_setup_hint()) from None
-        except vault.KeyInvalidError:
-            raise UserError(_("The mailbox encryption key is not a valid Fernet key.") + "\n" + key_setup_hint()) from None
+            vault.parse_keys(configured_keys())
+        except (vault.KeyMissingError, vault.KeyInvalidError) as error:
+            raise UserError(self._mcl_key_problem(error)) from None
 
-    def _mcl_decrypt_password(self):
-        """Return the clear password; raise UserError when it cannot be decrypted."""
+    @api.model
+    def _mcl_key_problem(self, error):
+        if isinstance(error, vault.KeyMissingError):
+            return _("The mailbox encryption key is missing: none is configured for mailbox passwords.") + "\n" + key_setup_hint()
+        return _("The mailbox encryption key is not a valid Fernet key.") + "\n" + key_setup_hint()
+
+    def _mcl_decrypt_password(self, *endpoints):
+        """The clear password, for a connection to ``endpoints`` (probe.Endpoint) only.
+
+        Refused unless the current user may use it, the token was sealed for this
+        record as it is now, and each endpoint is one it was sealed to.
+        """
         self.ensure_one()
-        token = self.sudo().mcl_password_token
+        if not self.env.su and not self._mcl_may_reveal(self.env.user):
+            raise AccessError(_("Only the owner of this mailbox can use its password."))
+        binding = self._mcl_binding()
+        if binding["endpoints"] and (
+            not endpoints or any(endpoint_key(endpoint) not in binding["endpoints"] for endpoint in endpoints)
+        ):
+            raise UserError(self._mcl_server_changed())
+        token = self._mcl_token()
         if not token:
             raise UserError(_("No app password is stored for this mailbox: enter it again."))
         try:
-            return vault.decrypt(configured_keys(), token)
-        except (vault.KeyMissingError, vault.KeyInvalidError):
-            raise UserError(_("The mailbox encryption key is missing or invalid.") + "\n" + key_setup_hint()) from None
+            return vault.unseal(configured_keys(), token, binding)
+        except (vault.KeyMissingError, vault.KeyInvalidError) as error:
+            raise UserError(self._mcl_key_problem(error)) from None
         except vault.UndecryptableError:
             raise UserError(
                 _("The stored app password cannot be decrypted (the encryption key changed): re-enter your app password.")
             ) from None
+        except vault.BindingError:
+            raise UserError(self._mcl_server_changed()) from None
+
+    @api.model
+    def _mcl_server_changed(self):
+        return _("Type the app password again: the server settings changed since it was saved.")
+
+    def _mcl_token_fits(self):
+        """Whether the stored password opens for this record as it is now (checked without a user)."""
+        self.ensure_one()
+        token = self._mcl_token()
+        if not vault.can_decrypt(configured_keys(), token):
+            return False
+        try:
+            vault.unseal(configured_keys(), token, self._mcl_binding())
+        except (vault.UndecryptableError, vault.BindingError, vault.KeyInvalidError):
+            return False
+        return True
 
     # ------------------------------------------------------------------
     # Connection test
@@ -195,7 +284,7 @@ class McLMailboxMixin(models.AbstractModel):
         a password no configured key opens is left as it is (its owner re-enters it).
         """
         keys = configured_keys()
-        self._mcl_encrypt("")  # explains a missing or invalid key before anything is touched
+        self._mcl_check_keys()  # explains a missing or invalid key before anything is touched
         report = {}
         for model_name in self._mcl_secret_models():
             records = self.env[model_name].sudo().with_context(active_test=False).search(

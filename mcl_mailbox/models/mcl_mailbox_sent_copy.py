@@ -1,4 +1,5 @@
 import base64
+import dataclasses
 import logging
 
 from odoo import api, fields, models
@@ -71,8 +72,9 @@ class McLMailboxSentCopy(models.Model):
     def _file(self, mailbox, ssl_context):
         password = ""
         try:
-            password = mailbox._mcl_decrypt_password()
-            endpoint = mailbox._mcl_endpoints(password)[0]
+            imap = mailbox._mcl_imap_endpoint("")
+            password = mailbox._mcl_decrypt_password(imap)
+            endpoint = dataclasses.replace(imap, password=password)
             messages = [(copy.message_id, base64.b64decode(copy.raw_message)) for copy in self]
             sent_copy.file_copies(endpoint, ssl_context, self._mcl_timeout(), messages)
         except UserError as error:

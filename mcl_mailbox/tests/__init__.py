@@ -16,3 +16,7 @@ from . import test_security_isolation
 from . import test_security_tls
 from . import test_security_input
 from . import test_mailbox_outage
+from . import test_security_binding
+from . import test_security_sending
+from . import test_security_sessions
+from . import test_security_network

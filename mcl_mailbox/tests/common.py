@@ -88,7 +88,7 @@ class MailboxCase(TransactionCase):
 
     def send_mail(self, author, email_from, email_to, subject="Votre facture"):
         """Queue and send one email written by ``author``, as Odoo's mail queue does."""
-        mail = self.env["mail.mail"].sudo().create({
+        mail = self.env["mail.mail"].with_user(author).sudo().create({  # written in Odoo by ``author``
             "email_from": email_from,
             "email_to": email_to,
             "subject": subject,
@@ -97,6 +97,11 @@ class MailboxCase(TransactionCase):
         })
         mail.send()
         return mail
+
+    @staticmethod
+    def stored_password(mailbox):
+        """The password ``mailbox`` gives for its own servers (as the mail queue asks for it)."""
+        return mailbox.sudo()._mcl_decrypt_password(*mailbox._mcl_sealed_endpoints())
 
     def connect_mailbox(self, user, address, password, **values):
         form = self.setup_form(user, address, password, **values)

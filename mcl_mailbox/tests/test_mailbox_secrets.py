@@ -42,7 +42,7 @@ class TestMailboxSecrets(MailboxCase):
             self.assertIn("Re-enter your app password", mailbox.mcl_diagnosis)
             self.assertIn(mailbox, self.env["ir.mail_server"].sudo().search([("mcl_state", "=", "attention")]))
             with self.assertRaisesRegex(UserError, "re-enter your app password"):
-                mailbox._mcl_decrypt_password()
+                self.stored_password(mailbox)
             patient, _pw = self.new_account()
             mail = self.send_mail(self.doctor, address, patient)
             self.assertEqual(mail.state, "exception")

@@ -43,7 +43,7 @@ class TestMailboxSetup(MailboxCase):
         self.assertTrue(mailbox.mcl_diagnosis_date)
         self.assertFalse(mailbox.smtp_pass)
         self.assertNotIn(password, mailbox.mcl_password_token)
-        self.assertEqual(mailbox._mcl_decrypt_password(), password)
+        self.assertEqual(self.stored_password(mailbox), password)
 
     def test_starttls_connects_and_saves(self):
         address, password = self.new_account()
@@ -66,7 +66,7 @@ class TestMailboxSetup(MailboxCase):
         address, password = self.new_account()
         spaced = " ".join(password[i:i + 4] for i in range(0, len(password), 4))
         mailbox = self.connect_mailbox(self.doctor, address, spaced)
-        self.assertEqual(mailbox._mcl_decrypt_password(), password)
+        self.assertEqual(self.stored_password(mailbox), password)
 
     def test_wrong_password_fails_on_both_sides_and_saves_nothing(self):
         address, _password = self.new_account()
@@ -167,7 +167,7 @@ class TestMailboxSetup(MailboxCase):
         form.action_test_and_save()
         self.assertEqual(len(self.mailboxes(address)), 1, "the same mailbox, not a new one")
         self.assertNotEqual(mailbox.mcl_password_token, old_token)
-        self.assertEqual(mailbox._mcl_decrypt_password(), new_password)
+        self.assertEqual(self.stored_password(mailbox), new_password)
         self.assertIn("Dr Martin", mailbox.mcl_signature)
 
     def test_an_address_connects_once(self):

@@ -124,6 +124,7 @@ class TestLeaksInRecordsAndLogs(LeakCase):
         address, password = self.new_account()
         with self.debug_logs("odoo.sql_db") as logs:
             mailbox = self.connect_mailbox(self.doctor, address, password)
+            self.env.flush_all()
         text = "\n".join(logs.output)
         self.assertIn("mcl_password_token", text, "the queries are logged")
         self.assert_no_secret(text, secret_forms(address, password), "in the SQL log")

@@ -40,7 +40,7 @@ class TestRestoredWithoutKey(MailboxCase):
             self.assertIn("mcl_mailbox_keys", mail.failure_reason, "what to tell the administrator")
         self.assertEqual(mailboxes.mapped("mcl_password_token"), tokens, "nothing is lost")
         mailboxes.invalidate_recordset()
-        self.assertEqual(mailboxes[0]._mcl_decrypt_password(), password, "the right key brings it all back")
+        self.assertEqual(self.stored_password(mailboxes[0]), password, "the right key brings it all back")
 
     def test_an_incoming_server_with_a_foreign_key_asks_for_the_password_again(self):
         address, password = self.new_account()

@@ -23,7 +23,7 @@ class TestMailboxTours(MailboxCase, HttpCase):
         self.assertEqual(mailbox.owner_user_id, self.doctor)
         self.assertEqual(mailbox.name, "Cabinet")
         self.assertIn("Dr Tour", mailbox.mcl_signature)
-        self.assertEqual(mailbox._mcl_decrypt_password(), GOOD_PASSWORD)
+        self.assertEqual(self.stored_password(mailbox), GOOD_PASSWORD)
 
     def test_reenter_a_revoked_password(self):
         self.stack.add_user(ADDRESS, GOOD_PASSWORD)
@@ -36,5 +36,5 @@ class TestMailboxTours(MailboxCase, HttpCase):
         self.start_tour("/odoo", "mcl_mailbox_reenter_password", login=self.doctor.login, timeout=TOUR_TIMEOUT)
         mailbox.invalidate_recordset()
         self.assertEqual(mailbox.mcl_state, "connected")
-        self.assertEqual(mailbox._mcl_decrypt_password(), NEW_PASSWORD)
+        self.assertEqual(self.stored_password(mailbox), NEW_PASSWORD)
         self.assertEqual(len(self.mailbox()), 1)

@@ -1,8 +1,10 @@
+import dataclasses
+import os
 import re
 
-from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
-from odoo.tools import email_normalize
+from odoo import Command, _, api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import config, email_normalize
 
 from ..core import probe
 from ..models.ir_mail_server import ENCRYPTION_SELECTION, TERMS_VERSION
@@ -12,6 +14,17 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 # RFC 5321 limits: a whole address, and the part before the @.
 ADDRESS_MAX = 254
 LOCAL_PART_MAX = 64
+PRIVATE_HOSTS_OPTION = "mcl_mailbox_allow_private_hosts"
+PRIVATE_HOSTS_ENVIRON = "MCL_MAILBOX_ALLOW_PRIVATE_HOSTS"
+
+
+def private_hosts_allowed():
+    """Whether odoo.conf (else the environment) lets every user test servers on loopback or private
+    addresses: local tests and demos only."""
+    value = config.get(PRIVATE_HOSTS_OPTION)
+    if value is None:
+        value = os.environ.get(PRIVATE_HOSTS_ENVIRON, "")
+    return str(value).strip().lower() in ("1", "true", "yes")
 
 
 class McLMailboxSetup(models.TransientModel):
@@ -37,6 +50,13 @@ class McLMailboxSetup(models.TransientModel):
     smtp_port = fields.Integer(string="SMTP port", default=465)
     smtp_encryption = fields.Selection(ENCRYPTION_SELECTION, string="SMTP security", default="ssl")
     signature = fields.Html()
+    delegate_user_ids = fields.Many2many(
+        "res.users",
+        string="Colleagues who may send from it",
+        domain="[('share', '=', False), ('id', '!=', uid)]",
+        help="Their invoices and messages leave from this mailbox, with your signature. "
+        "They can neither change it nor see its password.",
+    )
     provider_note = fields.Text(related="mcl_provider_id.note")
     provider_steps = fields.Html(related="mcl_provider_id.setup_steps")
     provider_password_url = fields.Char(related="mcl_provider_id.password_url")
@@ -47,6 +67,21 @@ class McLMailboxSetup(models.TransientModel):
 
     def _compute_is_admin(self):
         self.is_admin = self.env.user.has_group("base.group_system")
+
+    @api.constrains("mail_server_id")
+    def _check_mail_server_id(self):
+        """A form may refer only to a mailbox its user may change: it would otherwise test, and save,
+        someone else's mailbox with its stored password."""
+        for form in self:
+            mailbox = form.mail_server_id
+            if mailbox and not (mailbox.sudo().owner_user_id and mailbox._mcl_may_be_changed_by(self.env.user)):
+                raise AccessError(_("Only the owner of a mailbox can change it."))
+
+    def _mcl_sealed_holder(self):
+        return self.create_uid.id
+
+    def _mcl_may_reveal(self, user):
+        return self.create_uid == user
 
     @api.onchange("mcl_provider_id")
     def _onchange_mcl_provider_id(self):
@@ -78,7 +113,7 @@ class McLMailboxSetup(models.TransientModel):
         """Create the set-up form, filled from ``mailbox`` when given, and open it."""
         if mailbox:
             mailbox.check_access("read")
-            if mailbox.owner_user_id != self.env.user and not self.env.user.has_group("base.group_system"):
+            if not (mailbox.owner_user_id and mailbox._mcl_may_be_changed_by(self.env.user)):
                 raise UserError(_("Only the owner of a mailbox can change it."))
         return self.create(self._values_from_mailbox(mailbox) if mailbox else {})._reopen()
 
@@ -98,6 +133,7 @@ class McLMailboxSetup(models.TransientModel):
             "smtp_port": mailbox.smtp_port,
             "smtp_encryption": mailbox.smtp_encryption,
             "signature": mailbox.mcl_signature,
+            "delegate_user_ids": [Command.set(mailbox.mcl_delegate_user_ids.ids)],
             "diagnosis": mailbox.mcl_diagnosis or False,
         }
 
@@ -154,6 +190,7 @@ class McLMailboxSetup(models.TransientModel):
     def action_test_and_save(self):
         """Test both sides at once; save the mailbox only if both connect."""
         self.ensure_one()
+        self._check_mail_server_id()
         self._check_ready()
         password = self._password_to_test()
         imap_endpoint, smtp_endpoint = self._endpoints(password)
@@ -164,7 +201,7 @@ class McLMailboxSetup(models.TransientModel):
             self.diagnosis = "\n\n".join(self._mcl_explain(diagnosis, endpoint) for diagnosis, endpoint in failures)
             self.sudo().mcl_password_token = False
             return self._reopen()
-        mailbox = self._save_mailbox()
+        mailbox = self._save_mailbox(password)
         mailbox._mcl_requeue_failed_mails()
         return {
             "type": "ir.actions.client",
@@ -200,6 +237,39 @@ class McLMailboxSetup(models.TransientModel):
                 raise UserError(_("%(label)s must be between 1 and 65535, not %(port)s.", label=label, port=port))
         if "none" in (self.imap_encryption, self.smtp_encryption) and not self.is_admin:
             raise UserError(_("Only an administrator can choose a connection without encryption."))
+        owner = self.mail_server_id.sudo().owner_user_id or self.env.user
+        self.env["ir.mail_server"]._mcl_check_address(self._normalized_email(), owner)
+
+    def _mcl_run_checks(self, imap_endpoint, smtp_endpoint, mail_from):
+        """Connect each side to the address its name was checked for (see ``_mcl_pinned``)."""
+        return super()._mcl_run_checks(self._mcl_pinned(imap_endpoint, _("IMAP server")),
+                                       self._mcl_pinned(smtp_endpoint, _("SMTP server")), mail_from)
+
+    def _mcl_private_hosts_allowed(self):
+        """Whether this user may reach servers on loopback, private or link-local addresses: an
+        administrator, or anyone when odoo.conf allows it (local tests and demos).  The only place
+        that decides it."""
+        return private_hosts_allowed() or self.env.user.has_group("base.group_system")
+
+    def _mcl_pinned(self, endpoint, label):
+        """``endpoint`` with the address it must connect to, resolved once and checked public.
+
+        Otherwise the test would let any user probe the practice's internal network, and a name
+        resolving to a public address for the check and to a private one for the connection would
+        get around it.
+        """
+        if self._mcl_private_hosts_allowed():
+            return endpoint
+        try:
+            address = probe.public_address(endpoint.host)
+        except probe.PrivateAddressError:
+            raise UserError(_("%(label)s “%(host)s” is an IP address or a local network address: only an "
+                              "administrator can connect such a server. Type the server name your provider "
+                              "gives (for example imap.gmail.com).", label=label, host=endpoint.host)) from None
+        except (OSError, UnicodeError):
+            raise UserError(_("%(label)s: the server name “%(host)s” does not exist. Check the server name; "
+                              "Prefill fills it in for known providers.", label=label, host=endpoint.host)) from None
+        return dataclasses.replace(endpoint, address=address)
 
     def _normalized_email(self):
         email = email_normalize(self.email or "", strict=True)
@@ -214,11 +284,12 @@ class McLMailboxSetup(models.TransientModel):
         return email
 
     def _password_to_test(self):
-        """The password typed here, else the one the mailbox already stores."""
-        if self.sudo().mcl_password_token:
+        """The password typed here, else the one the mailbox stores, if its servers and login are
+        those of this form (the mailbox refuses otherwise: the password is typed again)."""
+        if self._mcl_token():
             return self._mcl_decrypt_password()
         if self.mail_server_id.mcl_has_password:
-            return self.mail_server_id._mcl_decrypt_password()
+            return self.mail_server_id._mcl_decrypt_password(*self._endpoints(""))
         raise UserError(_("Type the app password of the mailbox."))
 
     def _endpoints(self, password):
@@ -228,8 +299,8 @@ class McLMailboxSetup(models.TransientModel):
             probe.Endpoint(self.smtp_host.strip(), self.smtp_port, self.smtp_encryption, login, password),
         )
 
-    def _save_mailbox(self):
-        """Create or update the mailbox with what passed the test."""
+    def _save_mailbox(self, password):
+        """Create or update the mailbox with what passed the test; its password is sealed anew to it."""
         email = self._normalized_email()
         values = {
             "name": self.name.strip(),
@@ -246,11 +317,11 @@ class McLMailboxSetup(models.TransientModel):
             "mcl_imap_port": self.imap_port,
             "mcl_imap_encryption": self.imap_encryption,
             "mcl_signature": self.signature,
+            "mcl_delegate_user_ids": [Command.set(self.delegate_user_ids.ids)],
+            "mcl_password": password,
             "mcl_last_error": False,
             "mcl_diagnosis_date": fields.Datetime.now(),
         }
-        if self.sudo().mcl_password_token:
-            values["mcl_password_token"] = self.sudo().mcl_password_token
         if self.mail_server_id.mcl_consent_version != TERMS_VERSION:
             values.update(mcl_consent_user_id=self.env.uid, mcl_consent_date=fields.Datetime.now(),
                           mcl_consent_version=TERMS_VERSION)
