@@ -131,7 +131,8 @@ cat <<BANNER
     administrator        admin / admin
     Dr Claire Martin     dr.martin / dr.martin       (médecin généraliste, has a mailbox)
     Marc Dubois          kine.dubois / kine.dubois   (kinésithérapeute, has a mailbox)
-    Sophie Laurent       secretariat / secretariat   (secretary, invoicing)
+    Sophie Laurent       secretariat / secretariat   (secretary, invoicing; sends Dr Martin's invoices
+                                                      from Dr Martin's mailbox, as her delegate)
 
   Mailboxes on the local mail stack (certificate authority: $STACK/ca.pem)
     IMAP  localhost:10993 (SSL/TLS)      SMTP  localhost:10465 (SSL/TLS), 10587 (STARTTLS)

@@ -169,7 +169,7 @@ class IrMailServer(models.Model):
             return self._mcl_server_changed()
         if self.mcl_consent_version != TERMS_VERSION:
             return _("The terms of use changed: open the mailbox and accept them again.")
-        return self.mcl_last_error or False
+        return self.sudo().mcl_last_error or False
 
     # ------------------------------------------------------------------
     # Sending
