@@ -70,15 +70,17 @@ class AccountMoveSend(models.AbstractModel):
 
     @api.model
     def _mcl_sender(self, move):
-        """The user who sends ``move``: whoever started its batch, else the current user."""
-        return move._mcl_batch_sender() if move.sending_data else self.env.user
+        """The user who sends ``move``: in the batch cron (superuser), whoever started the batch; else the
+        current user, even while the invoice waits in someone's batch."""
+        return move._mcl_batch_sender() if move.sending_data and self.env.su else self.env.user
 
     @api.model
     def _mcl_sending_mailbox(self, move, sender):
         """The personal mailbox ``move`` leaves from when ``sender`` sends it, or an empty recordset.
 
-        The salesperson's mailbox if the sender may use it, else the sender's
-        own, else the single mailbox the sender may send from as a delegate.
+        The salesperson's mailbox if the sender may use it (as its owner or a
+        delegate), else the sender's own: a delegate sends from a colleague's
+        mailbox only that colleague's invoices.
         """
         usable = self.env["ir.mail_server"].sudo()
         if sender:
@@ -89,7 +91,7 @@ class AccountMoveSend(models.AbstractModel):
         for owner in (move.invoice_user_id, sender):
             if mailbox := usable.filtered(lambda mailbox, owner=owner: mailbox.owner_user_id == owner)[:1]:
                 return mailbox
-        return usable if len(usable) == 1 else usable.browse()
+        return usable.browse()
 
     @api.model
     def _mcl_invoice_template(self, move):

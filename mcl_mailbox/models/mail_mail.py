@@ -1,4 +1,7 @@
-from odoo import _, models
+import hashlib
+import json
+
+from odoo import _, api, fields, models
 from odoo.tools import email_normalize, html2plaintext, is_html_empty, plaintext2html
 from odoo.tools.mail import append_content_to_html, email_split_and_format_normalize
 
@@ -9,6 +12,25 @@ MAILBOX_FAILURES = ("mail_smtp", "unknown")
 
 class MailMail(models.Model):
     _inherit = "mail.mail"
+
+    # What the email carried when its writer created it: subject, sender, Reply-To, author and
+    # attachments live on its mail.message, which others who may write the document can change.
+    mcl_fingerprint = fields.Char(string="Content fingerprint", groups=fields.NO_ACCESS, copy=False, readonly=True)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        mails = super().create(vals_list)
+        for mail in mails.sudo():
+            mail.mcl_fingerprint = mail._mcl_current_fingerprint()
+        return mails
+
+    def _mcl_current_fingerprint(self):
+        """A digest of what others could change between the email's creation and its sending."""
+        self.ensure_one()
+        mail = self.sudo()
+        content = [mail.subject, mail.email_from, mail.reply_to, mail.author_id.id,
+                   sorted((attachment.id, attachment.checksum) for attachment in mail.attachment_ids)]
+        return hashlib.sha256(json.dumps(content, default=str).encode()).hexdigest()
 
     def _split_by_mail_configuration(self):
         """Send through a personal mailbox only the mail its owner, or a colleague they named, wrote.
@@ -58,8 +80,9 @@ class MailMail(models.Model):
 
         It is the active mailbox of the email's sender address, when the user who created the email in
         Odoo (``create_uid``: set by the ORM, the real user even in sudo) may use it, its author is
-        that user or the mailbox's owner, and it is not an incoming email relayed to followers.
-        ``author_id``, ``email_from`` and ``mail_server_id`` alone, which any caller sets, never decide.
+        that user, it is not an incoming email relayed to followers, and nobody changed its subject,
+        sender, Reply-To, author or attachments since. ``author_id``, ``email_from`` and
+        ``mail_server_id`` alone, which any caller sets, never decide.
         """
         self.ensure_one()
         mail = self.sudo()
@@ -72,7 +95,8 @@ class MailMail(models.Model):
             or mail.message_type == "email"
             or (mail.mail_server_id and mail.mail_server_id != mailbox)
             or not mailbox._mcl_may_be_used_by(writer)
-            or mail.author_id not in writer.partner_id | mailbox.owner_user_id.partner_id
+            or mail.author_id != writer.partner_id
+            or mail.mcl_fingerprint != mail._mcl_current_fingerprint()
         ):
             return self.env["ir.mail_server"]
         return mailbox
@@ -92,9 +116,15 @@ class MailMail(models.Model):
     # ------------------------------------------------------------------
 
     def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
-        """Keep the failed email of a personal mailbox and tell its owner what to do."""
+        """Keep the failed email of a personal mailbox and tell its owner what to do.
+
+        The notifications, which colleagues read, get a generic reason: the server's reply, its host
+        and the login stay on the email and the mailbox, for the owner and administrators.
+        """
         if failure_type in MAILBOX_FAILURES:
             self._mcl_report_failure(failure_type)
+            if failure_reason and any(mail._mcl_personal_mailbox() for mail in self):
+                failure_reason = _("The sender's mailbox could not send it; its owner has been told what to do.")
         return super()._postprocess_sent_message(success_pids, failure_reason=failure_reason,
                                                  failure_type=failure_type)
 

@@ -279,3 +279,23 @@ class TestAddressRegistration(MailboxCase):
             self.assertIn(refusal, str(caught.exception))
         own.invalidate_recordset()
         self.assertEqual((own.owner_user_id, own.mcl_email), (self.doctor, self.doctor.email), "left as it was")
+
+    def test_a_colleague_taking_the_address_later_does_not_lock_the_owner_out(self):
+        """Review N4: the physio sets her own e-mail to the doctor's mailbox address; the doctor can still
+        re-enter her app password."""
+        address, password = self.new_account()
+        mailbox = self.connect_mailbox(self.doctor, address, password)
+        self.physio.email = address
+        Setup = self.env["mcl.mailbox.setup"].with_user(self.doctor)
+        form = Setup.browse(mailbox.with_user(self.doctor).action_mcl_open_setup()["res_id"])
+        form.mcl_password = password
+        self.assertEqual(form.action_test_and_save().get("tag"), "display_notification", form.diagnosis)
+        self.assertEqual(mailbox.mcl_state, "connected")
+
+    def test_equivalent_spellings_of_an_address_are_refused(self):
+        """Review N5: a trailing dot or a quoted local part would dodge the comparison with other addresses."""
+        for address in (f"{self.doctor.email}.", f'"claire.martin"@{self.doctor.email.partition("@")[2]}'):
+            form = self.env["mcl.mailbox.setup"].with_user(self.physio).create({"terms_accepted": True,
+                                                                                "email": address})
+            with self.assertRaisesRegex(UserError, "is not a valid email address"):
+                form._normalized_email()

@@ -254,6 +254,56 @@ class TestSendingSecurity(RpcMixin, HttpCase, InvoiceCase):
         [values], error = self.xmlrpc(self.doctor, "ir.mail_server", "read", [self.mailbox.id], ["mcl_diagnosis"])
         self.assertIn("454", values["mcl_diagnosis"], "the owner reads the whole diagnosis")
 
+    def test_a_waiting_email_changed_by_a_colleague_no_longer_leaves_through_her_mailbox(self):
+        """Review N1/N3: the doctor's email waits (password revoked); a colleague who may write the invoice
+        rewrites its Reply-To, subject and PDF, and reads why it failed."""
+        self.stack.set_smtp_reply(self.doctor_address, FAILURE_REPLY)
+        self.addCleanup(self.stack.set_smtp_reply, self.doctor_address, None)
+        invoice = self.make_invoice(self.doctor)
+        self.send_wizard(self.doctor, invoice).action_send_and_print()
+        [mail] = self.invoice_mails(invoice)
+        self.assertEqual(mail.state, "exception")
+
+        reasons, error = self.xmlrpc(self.secretary, "mail.notification", "search_read",
+                                     [("mail_message_id", "=", mail.mail_message_id.id)], fields=["failure_reason"])
+        self.assertFalse(error)
+        self.assertTrue(reasons, "the colleague sees that it failed")
+        for reason in reasons:
+            for secret in ("454", "Temporary authentication", "localhost", str(self.ports["smtps"])):
+                self.assertNotIn(secret, reason["failure_reason"] or "")
+
+        _result, error = self.xmlrpc(self.secretary, "mail.message", "write", [mail.mail_message_id.id],
+                                     {"reply_to": "billing@evil.example", "subject": "Nouvelles coordonnées bancaires"})
+        self.assertFalse(error, "Odoo lets whoever may write the invoice write its messages")
+        self.tripwire()
+        self.mailbox._mcl_record_success()
+        mail.sudo().write({"state": "outgoing", "failure_type": False})
+        self.send_queue()
+        self.assert_doctor_mailbox_unused()
+        [received] = self.inbox()
+        self.assertEqual(received["Subject"], "Nouvelles coordonnées bancaires", "it went the practice's way")
+
+    def test_a_delegate_cannot_post_as_the_owner_through_her_mailbox(self):
+        """Review N7: the delegate's own messages may leave from the mailbox, never authored as its owner."""
+        self.name_delegates(self.secretary)
+        self.tripwire()
+        invoice = self.make_invoice(self.doctor)
+        self.post_over_rpc(self.secretary, invoice, author_id=self.doctor.partner_id.id, email_from=self.doctor_address)
+        self.assert_doctor_mailbox_unused()
+
+    def test_sending_an_invoice_waiting_in_the_doctors_batch_uses_the_senders_own_rights(self):
+        """Review N8: while the doctor's batch waits, the secretary's own send is hers, not the doctor's."""
+        invoice = self.make_invoice(self.doctor)
+        self.env["account.move.send.batch.wizard"].with_user(self.doctor).with_context(
+            active_model="account.move", active_ids=invoice.ids,
+        ).create({}).action_send_and_print()
+        self.tripwire()
+        self.env["account.move.send"].with_user(self.secretary)._generate_and_send_invoices(
+            invoice.with_user(self.secretary), sending_methods={"email"})
+        self.assert_doctor_mailbox_unused()
+        messages = invoice.message_ids.filtered(lambda message: message.message_type == "comment")
+        self.assertEqual(messages.create_uid, self.secretary)
+
     # ------------------------------------------------------------------
     # Delegation
     # ------------------------------------------------------------------
@@ -282,15 +332,18 @@ class TestSendingSecurity(RpcMixin, HttpCase, InvoiceCase):
         self.assertEqual(len(self.inbox()), 2)
 
     def test_a_delegates_batch_leaves_from_the_owners_mailbox(self):
+        """Only the owner's invoices: the physio's invoice in the same batch does not leave from the doctor's
+        mailbox (review N6: it would be filed in her Sent folder and its replies would reach her)."""
         self.name_delegates(self.secretary)
-        invoices = self.make_invoice(self.doctor) + self.make_invoice(self.physio)
-        self.batch_send(self.secretary, invoices)
-        received = self.inbox()
-        self.assertEqual(sorted(message["Subject"] for message in received),
-                         sorted(f"Votre facture {name} du cabinet" for name in invoices.mapped("name")))
-        for message in received:
-            self.assert_from_the_doctor(message)
-        messages = invoices.message_ids.filtered(lambda message: message.message_type == "comment")
+        doctors, physios = self.make_invoice(self.doctor), self.make_invoice(self.physio)
+        self.batch_send(self.secretary, doctors + physios)
+        received = {message["Subject"]: message for message in self.inbox()}
+        self.assertEqual(len(received), 2, "both invoices arrive")
+        self.assert_from_the_doctor(received[f"Votre facture {doctors.name} du cabinet"])
+        others = [message for subject, message in received.items() if doctors.name not in subject]
+        self.assertIn(physios.name, others[0]["Subject"])
+        self.assertNotEqual(others[0]["From"].addresses[0].addr_spec, self.doctor_address)
+        messages = (doctors + physios).message_ids.filtered(lambda message: message.message_type == "comment")
         self.assertEqual(messages.create_uid, self.secretary, "written in Odoo as the secretary")
 
     def test_a_delegate_reads_the_mailbox_but_never_changes_tests_or_opens_it(self):

@@ -237,8 +237,9 @@ class McLMailboxSetup(models.TransientModel):
                 raise UserError(_("%(label)s must be between 1 and 65535, not %(port)s.", label=label, port=port))
         if "none" in (self.imap_encryption, self.smtp_encryption) and not self.is_admin:
             raise UserError(_("Only an administrator can choose a connection without encryption."))
-        owner = self.mail_server_id.sudo().owner_user_id or self.env.user
-        self.env["ir.mail_server"]._mcl_check_address(self._normalized_email(), owner)
+        email, mailbox = self._normalized_email(), self.mail_server_id.sudo()
+        if email != mailbox.mcl_email:  # a colleague taking the address later must not lock the owner out
+            self.env["ir.mail_server"]._mcl_check_address(email, mailbox.owner_user_id or self.env.user)
 
     def _mcl_run_checks(self, imap_endpoint, smtp_endpoint, mail_from):
         """Connect each side to the address its name was checked for (see ``_mcl_pinned``)."""
@@ -273,7 +274,7 @@ class McLMailboxSetup(models.TransientModel):
 
     def _normalized_email(self):
         email = email_normalize(self.email or "", strict=True)
-        if not email or CONTROL_CHARACTERS.search(self.email):
+        if not email or CONTROL_CHARACTERS.search(self.email) or email.startswith('"') or email.endswith("."):
             raise UserError(_("“%s” is not a valid email address.", self.email or ""))
         if len(email) > ADDRESS_MAX or len(email.partition("@")[0]) > LOCAL_PART_MAX:
             raise UserError(_("This email address is too long: at most %(total)s characters, %(local)s before the @.",
@@ -327,6 +328,8 @@ class McLMailboxSetup(models.TransientModel):
                           mcl_consent_version=TERMS_VERSION)
         mailbox = self.mail_server_id.sudo()
         self._check_address_free(email, mailbox)
+        if mailbox.mcl_email == email:  # unchanged: not checked again against the addresses taken since
+            del values["mcl_email"]
         if mailbox:
             mailbox.write(values)
         else:
