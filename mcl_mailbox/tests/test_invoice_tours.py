@@ -1,16 +1,16 @@
 """An invoice goes out in two clicks, in a real browser, and reaches the patient's mailbox."""
 
-from odoo.tests import HttpCase, tagged
+from odoo.tests import tagged
 
 from .test_invoice_sending import InvoiceCase
-from .test_tours import TOUR_TIMEOUT
+from .test_tours import TOUR_TIMEOUT, TourCase
 
 ADDRESS = "invoice.tour@practice.test"  # the address the tour expects to see in the wizard
 DELEGATION_ADDRESS = "delegation.tour@practice.test"  # the doctor's mailbox in the delegation tours
 
 
 @tagged("post_install", "-at_install")
-class TestInvoiceTours(InvoiceCase, HttpCase):
+class TestInvoiceTours(InvoiceCase, TourCase):
     def test_send_an_invoice_in_two_clicks(self):
         password = "mcltestsecrettour"
         self.stack.add_user(ADDRESS, password)

@@ -1,6 +1,9 @@
 """The user flows in a real browser (Chromium), against the local mail stack."""
 
+from unittest.mock import patch
+
 from odoo.tests import HttpCase, tagged
+from odoo.tests import common as odoo_test_common
 
 from .common import MailboxCase
 
@@ -9,10 +12,22 @@ TOUR_TIMEOUT = 180
 ADDRESS = "tour.user@practice.test"  # the addresses and passwords typed by the tours
 GOOD_PASSWORD = "abcdefghijklmnop"  # typed as "abcd efgh ijkl mnop"
 NEW_PASSWORD = "qrstuvwxyzabcdef"  # typed as "qrst uvwx yzab cdef"
+# Odoo waits 10 s for Chromium's devtools port, then skips the test: on a loaded 2-core machine a
+# start can take longer. A skip fails the run here, so wait up to a minute.
+BROWSER_START_CHECKS = 600  # of CHECK_BROWSER_SLEEP (0.1 s) each
+
+
+class TourCase(HttpCase):
+    """A browser test whose Chromium may take up to a minute to start."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.startClassPatcher(patch.object(odoo_test_common, "CHECK_BROWSER_ITERATIONS", BROWSER_START_CHECKS))
 
 
 @tagged("post_install", "-at_install")
-class TestMailboxTours(MailboxCase, HttpCase):
+class TestMailboxTours(MailboxCase, TourCase):
     def mailbox(self):
         return self.env["ir.mail_server"].sudo().search([("mcl_email", "=", ADDRESS)])
 
