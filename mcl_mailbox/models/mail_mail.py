@@ -19,8 +19,10 @@ class MailMail(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        """Fingerprint the emails that may leave through a personal mailbox (those from its address)."""
         mails = super().create(vals_list)
-        for mail in mails.sudo():
+        addresses = self._mcl_mailboxes_by_address()
+        for mail in mails.sudo().filtered(lambda mail: email_normalize(mail.email_from) in addresses):
             mail.mcl_fingerprint = mail._mcl_current_fingerprint()
         return mails
 
@@ -121,24 +123,26 @@ class MailMail(models.Model):
         The notifications, which colleagues read, get a generic reason: the server's reply, its host
         and the login stay on the email and the mailbox, for the owner and administrators.
         """
-        if failure_type in MAILBOX_FAILURES:
-            self._mcl_report_failure(failure_type)
-            if failure_reason and any(mail._mcl_personal_mailbox() for mail in self):
-                failure_reason = _("The sender's mailbox could not send it; its owner has been told what to do.")
+        if failure_type in MAILBOX_FAILURES and self._mcl_report_failure(failure_type) and failure_reason:
+            failure_reason = _("The sender's mailbox could not send it; its owner has been told what to do.")
         return super()._postprocess_sent_message(success_pids, failure_reason=failure_reason,
                                                  failure_type=failure_type)
 
     def _mcl_report_failure(self, failure_type):
+        """Tell the owners of the personal mailboxes these emails failed through; return those emails."""
         mailboxes = self._mcl_mailboxes_by_address()
+        reported = self.browse()
         for mail in self.sudo():
             mailbox = mail._mcl_personal_mailbox(mailboxes)
             if not mailbox:
                 continue
+            reported |= mail
             mail.failure_type = failure_type
             in_owner_lang = mail.with_context(lang=mailbox.owner_user_id.lang)
             if not mailbox.mcl_last_error:
                 mailbox._mcl_record_problem(in_owner_lang._mcl_failure_diagnosis())
             in_owner_lang._mcl_schedule_fix_activity(mailbox)
+        return reported
 
     def _mcl_failure_diagnosis(self):
         return "\n".join([

@@ -110,11 +110,10 @@ class McLMailboxSetup(models.TransientModel):
 
     @api.model
     def _action_open(self, mailbox):
-        """Create the set-up form, filled from ``mailbox`` when given, and open it."""
+        """Create the set-up form, filled from ``mailbox`` when given, and open it (``_check_mail_server_id``
+        refuses a mailbox its user may not change)."""
         if mailbox:
             mailbox.check_access("read")
-            if not (mailbox.owner_user_id and mailbox._mcl_may_be_changed_by(self.env.user)):
-                raise UserError(_("Only the owner of a mailbox can change it."))
         return self.create(self._values_from_mailbox(mailbox) if mailbox else {})._reopen()
 
     @api.model
