@@ -7,10 +7,10 @@ test:  ## every test: lint, pure-Python, add-on and browser tests
 	bash scripts/run_tests.sh
 
 lint:
-	bash scripts/bootstrap.sh && . scripts/env.sh && $$MCL_VENV/bin/ruff check . && $$MCL_VENV/bin/pylint --rcfile=.pylintrc-mandatory mcl_mailbox
+	bash scripts/bootstrap.sh && . scripts/env.sh && $$MCL_VENV/bin/ruff check . && $$MCL_VENV/bin/pylint --rcfile=.pylintrc-mandatory mcl_mailbox mcl_mailbox_demo
 
-stop:  ## stop the demo's mail stack if a run was killed
-	bash -c '. scripts/env.sh && $$ODOO_PY scripts/mailstack stop --dir $$MCL_STACKS/mailstack-demo'
+stop:  ## stop what a killed `make run` left: the demo's Odoo, DNS server and mail stack
+	bash scripts/run_demo.sh --stop
 
 pot:  ## export mcl_mailbox.pot with Odoo's exporter, merge it into fr.po, list what is untranslated
 	bash scripts/i18n_export.sh

@@ -3,16 +3,21 @@
 # own mailboxes, on http://localhost:8069, with a local mail stack to read what they send.
 #   - prepares everything (scripts/bootstrap.sh), then starts the demo mail stack
 #     ($MCL_STACKS/mailstack-demo, ports 10993 IMAPS, 10465 SMTPS, 10587 STARTTLS);
-#   - creates the database mcl_demo with mcl_mailbox and its demo data the first time
-#     (dropped again if that fails: nothing half-made), reuses it afterwards;
+#   - creates the database mcl_demo the first time, without Odoo's demo data, with the add-on
+#     mcl_mailbox_demo (the practice: its company in euros with the French chart of accounts, its
+#     practitioners and their mailboxes, its patients and invoices; dropped again if that fails:
+#     nothing half-made), reuses it afterwards;
 #   - starts a small DNS server (127.0.0.1:10053) publishing the practice domain's SRV records,
 #     so that Prefill configures the secretary's custom-domain address by itself;
 #   - serves Odoo in the foreground; Ctrl-C stops Odoo, the DNS server and the mail stack.
 # Extra arguments go to odoo-bin, e.g. `bash scripts/run_demo.sh -u mcl_mailbox`.
 # MCL_DEMO_RESET=1 drops and recreates the database.
+# `bash scripts/run_demo.sh --stop` (make stop) stops what a killed run left: Odoo and the DNS server
+# (by their pid files in .run/, checked against their command lines) and the mail stack.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bash "$here/bootstrap.sh"
+stop_mode=
+if [ "${1:-}" = --stop ]; then stop_mode=1; else bash "$here/bootstrap.sh"; fi
 # shellcheck source=scripts/env.sh
 source "$here/env.sh"
 
@@ -23,9 +28,11 @@ STACK=$MCL_STACKS/mailstack-demo
 STACK_PORT_BASE=10000
 CONF=$MCL_RUN/odoo-demo.conf
 INSTALL_LOG=$MCL_RUN/demo-install.log
+ODOO_PIDFILE=$MCL_RUN/demo-odoo.pid
+DNS_PIDFILE=$MCL_RUN/demo-dns.pid
 MAILSTACK=("$ODOO_PY" "$MCL_ROOT/scripts/mailstack")
 
-# The demo's throw-away mailboxes (the same passwords as in mcl_mailbox/demo/mcl_mailbox_demo.xml).
+# The demo's throw-away mailboxes (the same passwords as in mcl_mailbox_demo/data/ir_mail_server_data.xml).
 PRACTICE_USERS=(
     "claire.martin@cabinet-tilleuls.test:martin-demo"
     "marc.dubois@cabinet-tilleuls.test:dubois-demo"
@@ -45,6 +52,34 @@ die() { echo "error: $*" >&2; exit 1; }
 step() { echo "==> $*"; }
 sql() { psql -X -q -d "$DB" -Atc "$1" 2>/dev/null; }
 
+# ours PID MARKER: PID is alive and its command line holds MARKER (a recycled pid is not ours)
+ours() {
+    [ -n "$1" ] && kill -0 "$1" 2>/dev/null && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
+}
+# stop_pid PID MARKER: interrupt PID if it is ours, kill it after 10 s
+stop_pid() {
+    ours "$1" "$2" || return 1
+    kill -INT "$1" 2>/dev/null || true
+    for _ in $(seq 100); do ours "$1" "$2" || break; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true  # reaps it when it is this script's child
+}
+# forget_pid PIDFILE PID: remove PIDFILE when it still names PID (another run may have rewritten it)
+forget_pid() { [ "$(cat "$1" 2>/dev/null)" = "$2" ] && rm -f "$1" || true; }
+ODOO_MARKER="-c $CONF "
+DNS_MARKER="mailstack.discovery --port $DNS_PORT "
+
+if [ -n "$stop_mode" ]; then  # make stop: what a killed run left
+    pid=$(cat "$ODOO_PIDFILE" 2>/dev/null || true)
+    if stop_pid "$pid" "$ODOO_MARKER"; then echo "demo Odoo (pid $pid): stopped"; fi
+    rm -f "$ODOO_PIDFILE"
+    pid=$(cat "$DNS_PIDFILE" 2>/dev/null || true)
+    if stop_pid "$pid" "$DNS_MARKER"; then echo "demo DNS server (pid $pid): stopped"; fi
+    rm -f "$DNS_PIDFILE"
+    if [ -x "$ODOO_PY" ]; then "${MAILSTACK[@]}" stop --dir "$STACK"; fi
+    exit 0
+fi
+
 port_free "$HTTP_PORT" \
     || die "port $HTTP_PORT is already in use (another Odoo or demo?): stop it, or choose another port: MCL_DEMO_HTTP_PORT=8070 make run"
 
@@ -55,20 +90,18 @@ drop_demo_db() {
     dropdb --if-exists --force "$DB" >/dev/null 2>&1 || dropdb --if-exists "$DB"
     rm -rf "$MCL_RUN/filestore/filestore/$DB"
 }
-stop_all() {
-    trap - EXIT INT TERM
+stop_all() {  # what this run started, and only that
+    # Deaf to further signals (a TERM sent to make's process group reaches this script twice: directly
+    # and from make): it ends within seconds, and a half-done cleanup would leave Odoo or the stack running.
+    trap - EXIT
+    trap '' INT TERM HUP
+    if [ -n "$odoo_pid" ]; then stop_pid "$odoo_pid" "$ODOO_MARKER" || true; forget_pid "$ODOO_PIDFILE" "$odoo_pid"; fi
     if [ -n "$creating_db" ]; then drop_demo_db || true; fi
-    if [ -n "$odoo_pid" ] && kill -0 "$odoo_pid" 2>/dev/null; then
-        kill -INT "$odoo_pid" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$odoo_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$odoo_pid" 2>/dev/null || true
-        wait "$odoo_pid" 2>/dev/null || true
-    fi
-    if [ -n "$dns_pid" ]; then kill "$dns_pid" 2>/dev/null || true; wait "$dns_pid" 2>/dev/null || true; fi
+    if [ -n "$dns_pid" ]; then stop_pid "$dns_pid" "$DNS_MARKER" || true; forget_pid "$DNS_PIDFILE" "$dns_pid"; fi
     "${MAILSTACK[@]}" stop --dir "$STACK" >/dev/null 2>&1 || true
 }
 trap stop_all EXIT
-trap 'echo; step "stopping Odoo and the mail stack"; exit 130' INT TERM
+trap 'echo; step "stopping Odoo and the mail stack"; exit 130' INT TERM HUP
 
 step "demo mail stack ($STACK)"
 users=()
@@ -85,13 +118,15 @@ dns_pid=$!
 sleep 0.5
 kill -0 "$dns_pid" 2>/dev/null \
     || die "the demo DNS server did not start: UDP port $DNS_PORT is taken (another demo?)"
+mkdir -p "$MCL_RUN"
+echo "$dns_pid" > "$DNS_PIDFILE"  # for make stop, should this script be killed
 
 write_odoo_conf "$CONF" "$DB" "$HTTP_PORT" "$STACK"
 echo "mcl_mailbox_dns = 127.0.0.1:$DNS_PORT" >> "$CONF"
 
-demo_ready() {  # the module is installed with its demo data in French, and the filestore is still there
-    [ "$(sql "select state from ir_module_module where name='mcl_mailbox'")" = installed ] \
-        && [ "$(sql "select count(*) from ir_model_data where module='mcl_mailbox' and name='mailbox_martin_demo'")" = 1 ] \
+demo_ready() {  # the practice is installed, in French, and the filestore is still there
+    [ "$(sql "select state from ir_module_module where name='mcl_mailbox_demo'")" = installed ] \
+        && [ "$(sql "select count(*) from ir_model_data where module='mcl_mailbox_demo' and name='mailbox_martin'")" = 1 ] \
         && [ "$(sql "select active from res_lang where code='fr_FR'")" = t ] \
         && [ -d "$MCL_RUN/filestore/filestore/$DB" ]
 }
@@ -103,10 +138,17 @@ if [ "${MCL_DEMO_RESET:-0}" = 1 ] || ! demo_ready; then
     drop_demo_db
     creating_db=1
     : > "$INSTALL_LOG"  # Odoo appends to its log file: start this attempt's log empty
-    step "creating the database $DB with mcl_mailbox and its demo data (first run only: about two minutes)"
-    if ! "$ODOO_PY" "$ODOO_HOME/odoo-bin" -c "$CONF" -d "$DB" -i mcl_mailbox --load-language=fr_FR --stop-after-init \
-            --logfile="$INSTALL_LOG" --log-level=warn || ! demo_ready \
-            || grep -q "demo data failed to install" "$INSTALL_LOG"; then
+    step "creating the database $DB: the practice, without Odoo's demo data (first run only: about a minute)"
+    # In a session of its own, like the server below: Ctrl-C reaches this script, which stops it once
+    # (and drops the half-made database); its pid file lets make stop end it should this script be killed.
+    setsid "$ODOO_PY" "$ODOO_HOME/odoo-bin" -c "$CONF" -d "$DB" -i mcl_mailbox_demo --without-demo=all \
+        --load-language=fr_FR --stop-after-init --logfile="$INSTALL_LOG" --log-level=warn </dev/null &
+    odoo_pid=$!
+    echo "$odoo_pid" > "$ODOO_PIDFILE"
+    wait "$odoo_pid" && installed=1 || installed=
+    forget_pid "$ODOO_PIDFILE" "$odoo_pid"
+    odoo_pid=
+    if [ -z "$installed" ] || ! demo_ready || grep -q "demo data failed to install" "$INSTALL_LOG"; then
         grep -E "ERROR|CRITICAL|Error|demo data failed" "$INSTALL_LOG" | tail -n 20 >&2 || true
         die "creating the demo database failed and was undone; full log: $INSTALL_LOG"
     fi
@@ -117,6 +159,7 @@ step "starting Odoo on http://localhost:$HTTP_PORT (warnings and errors show bel
 # A session of its own: Ctrl-C reaches this script only, which stops Odoo once, then the stack.
 setsid "$ODOO_PY" "$ODOO_HOME/odoo-bin" -c "$CONF" -d "$DB" --log-level=warn "$@" </dev/null &
 odoo_pid=$!
+echo "$odoo_pid" > "$ODOO_PIDFILE"
 for _ in $(seq 600); do
     kill -0 "$odoo_pid" 2>/dev/null || die "Odoo stopped (its error is above)"
     curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/web/login" 2>/dev/null && break
@@ -148,5 +191,6 @@ cat <<BANNER
 BANNER
 
 wait "$odoo_pid" && status=0 || status=$?
+forget_pid "$ODOO_PIDFILE" "$odoo_pid"
 odoo_pid=
 exit "$status"
