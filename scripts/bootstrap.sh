@@ -77,6 +77,6 @@ start_postgres() {
 
 check_python
 find_odoo
-apt_install dovecot-imapd dovecot-lmtpd chromium ca-certificates
+apt_install dovecot-imapd dovecot-lmtpd chromium ca-certificates wkhtmltopdf poppler-utils fonts-lato
 make_venv
 start_postgres
