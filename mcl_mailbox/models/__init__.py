@@ -2,8 +2,13 @@ from . import mcl_mailbox_provider
 from . import mcl_mailbox_mixin
 from . import ir_mail_server
 from . import fetchmail_server
+from . import res_company
+from . import res_config_settings
 from . import res_users
 from . import mail_mail
+from . import mail_compose_message
+from . import mail_thread
 from . import mcl_mailbox_sent_copy
 from . import account_move
 from . import account_move_send
+from . import ir_actions_report

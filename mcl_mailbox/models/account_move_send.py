@@ -1,6 +1,4 @@
-from email.utils import formataddr
-
-from odoo import api, models
+from odoo import _, api, models
 
 
 class AccountMoveSend(models.AbstractModel):
@@ -16,6 +14,23 @@ class AccountMoveSend(models.AbstractModel):
     _inherit = "account.move.send"
 
     @api.model
+    def _get_alerts(self, moves, moves_data):
+        """Say before the click that the PDF cannot be made, rather than failing after it."""
+        alerts = super()._get_alerts(moves, moves_data)
+        needs_pdf = moves.filtered(lambda move: not move.invoice_pdf_report_id)
+        state = self.env["ir.actions.report"].get_wkhtmltopdf_state()
+        if needs_pdf and state in ("install", "upgrade", "broken"):
+            alerts["mcl_mailbox_wkhtmltopdf"] = {
+                "level": "danger",
+                "message": _(
+                    "The PDF of the invoice cannot be created: wkhtmltopdf is missing or does not work on "
+                    "the Odoo server. Ask your administrator to install it (on Debian or Ubuntu: "
+                    "“sudo apt-get install wkhtmltopdf”), then send again."
+                ),
+            }
+        return alerts
+
+    @api.model
     def _get_default_mail_template_id(self, move):
         if move.move_type == "out_invoice" and (template := self._mcl_invoice_template(move)):
             return template
@@ -23,16 +38,32 @@ class AccountMoveSend(models.AbstractModel):
 
     @api.model
     def _get_default_sending_settings(self, move, from_cron=False, **custom_settings):
-        """In the batch, render the email as the user who started it, never as the superuser."""
+        """Keep the mailbox chosen in the wizard; in the batch, render as the user who started it."""
         sender = from_cron and self._mcl_sender(move)
         if not sender:
-            return super()._get_default_sending_settings(move, from_cron=from_cron, **custom_settings)
-        settings = super(AccountMoveSend, self.with_user(sender))._get_default_sending_settings(
-            move.with_user(sender), from_cron=from_cron, **custom_settings
-        )
-        settings.update(author_user_id=sender.id, author_partner_id=sender.partner_id.id,
-                        pdf_report=settings["pdf_report"].with_env(self.env))
+            settings = super()._get_default_sending_settings(move, from_cron=from_cron, **custom_settings)
+        else:
+            settings = super(AccountMoveSend, self.with_user(sender))._get_default_sending_settings(
+                move.with_user(sender), from_cron=from_cron, **custom_settings
+            )
+            settings.update(author_user_id=sender.id, author_partner_id=sender.partner_id.id,
+                            pdf_report=settings["pdf_report"].with_env(self.env))
+        settings["mcl_mailbox_id"] = custom_settings.get("mcl_mailbox_id") or False
         return settings
+
+    @api.model
+    def _get_default_mail_body(self, move, mail_template, mail_lang):
+        """The body as it will leave: a template's salesperson signature gives way to the mailbox's."""
+        body = super()._get_default_mail_body(move, mail_template, mail_lang)
+        mailbox = self._mcl_sending_mailbox(move, self._mcl_sender(move))
+        return move._mcl_without_signatures(body, mailbox) if mailbox and body else body
+
+    @api.model
+    def _get_mail_params(self, move, move_data):
+        params = super()._get_mail_params(move, move_data)
+        if params:
+            params["mcl_mailbox_id"] = move_data.get("mcl_mailbox_id") or False
+        return params
 
     @api.model
     def _send_mails(self, moves_data):
@@ -54,10 +85,10 @@ class AccountMoveSend(models.AbstractModel):
         sender = self._mcl_sender(move)
         if move.sending_data and sender:
             move = move.with_user(sender).sudo()
-        mailbox = self._mcl_sending_mailbox(move, sender)
+        mailbox = self._mcl_sending_mailbox(move, sender, kwargs.pop("mcl_mailbox_id", False))
         if not mailbox:
             return super()._send_mail(move, mail_template, **kwargs)
-        kwargs["email_from"] = formataddr((mailbox.owner_user_id.name, mailbox.mcl_email))
+        kwargs["email_from"] = mailbox._mcl_from_address()
         move = move.with_context(mcl_mailbox_author_id=kwargs["author_id"])
         if self._mcl_queued(move):
             move = move.with_context(mail_notify_force_send=False)
@@ -75,23 +106,29 @@ class AccountMoveSend(models.AbstractModel):
         return move._mcl_batch_sender() if move.sending_data and self.env.su else self.env.user
 
     @api.model
-    def _mcl_sending_mailbox(self, move, sender):
+    def _mcl_offered_mailboxes(self, move, sender):
+        """The mailboxes ``sender`` may send ``move`` from: their own, and the salesperson's when they
+        are its delegate (a delegate never sends another practitioner's invoice from a colleague's box)."""
+        if not sender:
+            return self.env["ir.mail_server"].sudo()
+        return sender._mcl_usable_mailboxes().filtered(
+            lambda mailbox: mailbox.owner_user_id in sender | move.invoice_user_id
+        )
+
+    @api.model
+    def _mcl_sending_mailbox(self, move, sender, chosen_id=False):
         """The personal mailbox ``move`` leaves from when ``sender`` sends it, or an empty recordset.
 
-        The salesperson's mailbox if the sender may use it (as its owner or a
-        delegate), else the sender's own: a delegate sends from a colleague's
-        mailbox only that colleague's invoices.
+        Among the offered mailboxes: the one chosen in the wizard, else the salesperson's, else the
+        sender's default one, else their first own one.
         """
-        usable = self.env["ir.mail_server"].sudo()
-        if sender:
-            usable = usable.search(
-                ["|", ("owner_user_id", "=", sender.id), ("mcl_delegate_user_ids", "in", sender.ids)],
-                order="sequence, id",
-            ).filtered(lambda mailbox: mailbox._mcl_may_be_used_by(sender))
-        for owner in (move.invoice_user_id, sender):
-            if mailbox := usable.filtered(lambda mailbox, owner=owner: mailbox.owner_user_id == owner)[:1]:
-                return mailbox
-        return usable.browse()
+        offered = self._mcl_offered_mailboxes(move, sender)
+        return (
+            offered.filtered(lambda mailbox: mailbox.id == chosen_id)
+            or offered.filtered(lambda mailbox: mailbox.owner_user_id == move.invoice_user_id)
+            or offered & (sender._mcl_default_mailbox() if sender else offered.browse())
+            or offered.filtered(lambda mailbox: mailbox.owner_user_id == sender)
+        )[:1]
 
     @api.model
     def _mcl_invoice_template(self, move):

@@ -3,10 +3,11 @@ import logging
 import smtplib
 import socket
 import ssl
+from email.utils import formataddr
 
 from odoo import _, api, fields, models, modules
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import config, email_normalize, escape_psql
+from odoo.tools import config, email_normalize, escape_psql, is_html_empty
 
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
@@ -95,6 +96,43 @@ class IrMailServer(models.Model):
             owner and owner.active and not owner.share and user and len(user) == 1
             and user.active and not user.share and user in owner | mailbox.mcl_delegate_user_ids
         )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        """A practitioner who connects a mailbox and has no invoice template yet gets the practice's."""
+        servers = super().create(vals_list)
+        template = self.env.ref("mcl_mailbox.mail_template_invoice_practice", raise_if_not_found=False)
+        owners = servers.sudo().owner_user_id.filtered(lambda owner: not owner.mcl_invoice_template_id)
+        if template and owners:
+            owners.mcl_invoice_template_id = template
+        return servers
+
+    @api.depends("name", "mcl_email")
+    def _compute_display_name(self):
+        """A personal mailbox shows its address: the address its emails leave from."""
+        result = super()._compute_display_name()
+        for server in self.filtered(lambda server: server.sudo().mcl_email):
+            server.display_name = f"{server.name} <{server.sudo().mcl_email}>"
+        return result
+
+    @api.model
+    def _mcl_mailboxes_by_address(self):
+        """{address: personal mailbox}: the routing of emails by their From address."""
+        mailboxes = self.sudo().search([("owner_user_id", "!=", False), ("mcl_email", "!=", False)])
+        return {mailbox.mcl_email: mailbox for mailbox in mailboxes}
+
+    def _mcl_from_address(self):
+        """The From of the emails leaving through this mailbox: its owner's name and its address."""
+        self.ensure_one()
+        return formataddr((self.sudo().owner_user_id.name, self.sudo().mcl_email))
+
+    def _mcl_signature(self):
+        """The signature of the emails leaving through this mailbox: its own, else its owner's in Odoo."""
+        self.ensure_one()
+        mailbox = self.sudo()
+        if not is_html_empty(mailbox.mcl_signature):
+            return mailbox.mcl_signature
+        return mailbox.owner_user_id.signature if not is_html_empty(mailbox.owner_user_id.signature) else ""
 
     @api.constrains("mcl_email", "owner_user_id")
     def _check_mcl_email_is_own(self):
@@ -384,7 +422,7 @@ class IrMailServer(models.Model):
 
         Only emails in exception are taken, so one sent already is never sent again.
         """
-        mailboxes = self.env["mail.mail"]._mcl_mailboxes_by_address()
+        mailboxes = self._mcl_mailboxes_by_address()
         for mailbox in self.sudo().filtered("owner_user_id"):
             failed = self.env["mail.mail"].sudo().search([
                 ("state", "=", "exception"),

@@ -2,7 +2,7 @@ import hashlib
 import json
 
 from odoo import _, api, fields, models
-from odoo.tools import email_normalize, html2plaintext, is_html_empty, plaintext2html
+from odoo.tools import email_normalize, email_normalize_all, html2plaintext, plaintext2html, str2bool
 from odoo.tools.mail import append_content_to_html, email_split_and_format_normalize
 
 # Failures a personal mailbox causes (connection, login, refusal while sending):
@@ -21,7 +21,7 @@ class MailMail(models.Model):
     def create(self, vals_list):
         """Fingerprint the emails that may leave through a personal mailbox (those from its address)."""
         mails = super().create(vals_list)
-        addresses = self._mcl_mailboxes_by_address()
+        addresses = self.env["ir.mail_server"]._mcl_mailboxes_by_address()
         for mail in mails.sudo().filtered(lambda mail: email_normalize(mail.email_from) in addresses):
             mail.mcl_fingerprint = mail._mcl_current_fingerprint()
         return mails
@@ -42,7 +42,7 @@ class MailMail(models.Model):
         names a personal mailbox without being allowed goes through the shared servers instead.
         """
         IrMailServer = self.env["ir.mail_server"].sudo()
-        mailboxes = self._mcl_mailboxes_by_address()
+        mailboxes = self.env["ir.mail_server"]._mcl_mailboxes_by_address()
         for server_id, alias_domain_id, smtp_from, batch_ids in super()._split_by_mail_configuration():
             by_sender = self.browse(batch_ids).grouped(lambda mail: mail._mcl_sender_key(mailboxes))
             for (mailbox, mailbox_from), mails in by_sender.items():
@@ -72,11 +72,6 @@ class MailMail(models.Model):
             fallback_from = IrMailServer._get_default_from_address() or False
         return server.id if server else False, fallback_from
 
-    def _mcl_mailboxes_by_address(self):
-        """{address: active personal mailbox}."""
-        mailboxes = self.env["ir.mail_server"].sudo().search([("owner_user_id", "!=", False), ("mcl_email", "!=", False)])
-        return {mailbox.mcl_email: mailbox for mailbox in mailboxes}
-
     def _mcl_personal_mailbox(self, mailboxes=None):
         """The personal mailbox this email may leave through, or an empty recordset.
 
@@ -89,7 +84,7 @@ class MailMail(models.Model):
         self.ensure_one()
         mail = self.sudo()
         if mailboxes is None:
-            mailboxes = self._mcl_mailboxes_by_address()
+            mailboxes = self.env["ir.mail_server"]._mcl_mailboxes_by_address()
         mailbox = mailboxes.get(email_normalize(mail.email_from)) or self.env["ir.mail_server"]
         writer = mail.create_uid
         if (
@@ -104,14 +99,47 @@ class MailMail(models.Model):
         return mailbox
 
     def _prepare_outgoing_list(self, mail_server=False, recipients_follower_status=None):
-        """Add the personal mailbox's signature to what leaves through it."""
+        """What leaves through a personal mailbox is signed once and answered to the mailbox.
+
+        The signature is normally in place already, after the body (``mail.thread`` layouts); an email
+        written without a layout gets it at its end.  The Reply-To becomes the mailbox unless Odoo
+        receives its catchall, or the writer chose another address.
+        """
         emails = super()._prepare_outgoing_list(mail_server, recipients_follower_status)
-        signature = mail_server and mail_server.sudo().owner_user_id and mail_server.sudo().mcl_signature
-        if signature and not is_html_empty(signature):
-            for email in emails:
+        mailbox = mail_server and mail_server.sudo().owner_user_id and mail_server
+        if not mailbox:
+            return emails
+        signature = mailbox._mcl_signature()
+        reply_to = self._mcl_reply_to(mailbox)
+        for email in emails:
+            if signature and str(signature) not in email["body"]:
                 email["body"] = append_content_to_html(email["body"], signature, plaintext=False)
                 email["body_alternative"] = html2plaintext(email["body"])
+            email["reply_to"] = reply_to
         return emails
+
+    def _mcl_reply_to(self, mailbox):
+        """The Reply-To of this email when it leaves through ``mailbox``."""
+        self.ensure_one()
+        if self._mcl_catchall_routed() or not self._mcl_is_odoo_reply_to(self.reply_to, mailbox):
+            return self.reply_to
+        return mailbox._mcl_from_address()
+
+    def _mcl_is_odoo_reply_to(self, reply_to, mailbox):
+        """Whether ``reply_to`` is one Odoo made: empty, on an alias domain or the writer's own address."""
+        domains = set(self.env["mail.alias.domain"].sudo().search([]).mapped("name"))
+        own = {mailbox.sudo().mcl_email, email_normalize(self.sudo().author_id.email)}
+        return all(
+            address in own or address.rpartition("@")[2] in domains
+            for address in email_normalize_all(reply_to or "")
+        )
+
+    @api.model
+    def _mcl_catchall_routed(self):
+        """Whether replies to Odoo's catchall reach Odoo: said so in Settings, or an incoming server is confirmed."""
+        if str2bool(self.env["ir.config_parameter"].sudo().get_param("mcl_mailbox.catchall_routed", "False")):
+            return True
+        return bool(self.env["fetchmail.server"].sudo().search_count([("state", "=", "done")], limit=1))
 
     # ------------------------------------------------------------------
     # Failures: the owner is told, and the email waits for the fix
@@ -130,7 +158,7 @@ class MailMail(models.Model):
 
     def _mcl_report_failure(self, failure_type):
         """Tell the owners of the personal mailboxes these emails failed through; return those emails."""
-        mailboxes = self._mcl_mailboxes_by_address()
+        mailboxes = self.env["ir.mail_server"]._mcl_mailboxes_by_address()
         reported = self.browse()
         for mail in self.sudo():
             mailbox = mail._mcl_personal_mailbox(mailboxes)

@@ -75,7 +75,8 @@ class TestInvoiceSending(InvoiceCase):
 
         wizard = self.send_wizard(self.doctor, invoice)
         self.assertEqual(wizard.mail_template_id, self.template, "the doctor's template is preselected")
-        self.assertEqual(wizard.mcl_sent_from, f"Cabinet <{self.doctor_address}>")
+        self.assertEqual(wizard.mcl_mail_server_id, mailbox)
+        self.assertEqual(wizard.mcl_mail_server_id.display_name, f"Cabinet <{self.doctor_address}>")
         self.assertFalse(wizard.mcl_sent_from_hint)
         wizard.action_send_and_print()
 
@@ -114,7 +115,7 @@ class TestInvoiceSending(InvoiceCase):
 
         wizard = self.send_wizard(self.secretary, invoice)
         self.assertEqual(wizard.mail_template_id, odoo_template)
-        self.assertFalse(wizard.mcl_sent_from)
+        self.assertFalse(wizard.mcl_mail_server_id)
         self.assertIn("Connect your own mailbox", wizard.mcl_sent_from_hint)
         wizard.action_send_and_print()
 

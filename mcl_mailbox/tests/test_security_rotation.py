@@ -162,7 +162,7 @@ class TestRotateCommand(MailboxCase):
         self.assertEqual(result.returncode, 2, "2: done, but a password needs re-entering\n" + result.stderr)
         self.assertIn("ir.mail_server: 1 re-encrypted, 0 already on the current key, 1 cannot be opened",
                       result.stdout)
-        self.assertIn(f"cannot be opened: ir.mail_server id {lost.id} (Lost)", result.stdout)
+        self.assertIn(f"cannot be opened: ir.mail_server id {lost.id} ({lost.display_name})", result.stdout)
         self.assertTrue(vault.uses_current_key(new_key, tokens[0]))
         self.assertTrue(vault.unseal(new_key, tokens[0], binding) == password, "the new key alone opens it")
         self.assertFalse(vault.can_decrypt(f"{new_key},{old_key}", tokens[1]), "the lost one is untouched")

@@ -110,7 +110,7 @@ class TestSendingSecurity(RpcMixin, HttpCase, InvoiceCase):
         invoice = self.make_invoice(self.doctor)
         wizard = self.send_wizard(self.secretary, invoice)
         self.assertEqual(wizard.mail_template_id, self.odoo_template)
-        self.assertFalse(wizard.mcl_sent_from)
+        self.assertFalse(wizard.mcl_mail_server_id)
         wizard.action_send_and_print()
         self.post_over_rpc(self.secretary, invoice, email_from=self.doctor.email)
         self.assert_doctor_mailbox_unused()
@@ -308,11 +308,25 @@ class TestSendingSecurity(RpcMixin, HttpCase, InvoiceCase):
     # Delegation
     # ------------------------------------------------------------------
 
+    def test_a_delegate_cannot_pick_the_owners_mailbox_for_another_practitioners_invoice(self):
+        """The wizard's "Sent from" offers a delegated mailbox only for its owner's invoices; a forged
+        choice is ignored: the physio's invoice never leaves under the doctor's name."""
+        self.name_delegates(self.secretary)
+        self.tripwire()
+        invoice = self.make_invoice(self.physio)
+        wizard = self.send_wizard(self.secretary, invoice)
+        self.assertNotIn(self.mailbox, wizard.mcl_usable_mailbox_ids)
+        self.assertFalse(wizard.mcl_mail_server_id)
+        wizard.mcl_mail_server_id = self.mailbox  # as a crafted RPC call would
+        wizard.action_send_and_print()
+        self.assert_doctor_mailbox_unused()
+        self.assertNotIn(self.doctor_address, [m["From"].addresses[0].addr_spec for m in self.inbox()])
+
     def test_a_delegate_sends_the_owners_invoice_from_her_mailbox(self):
         self.name_delegates(self.secretary)
         invoice = self.make_invoice(self.doctor)
         wizard = self.send_wizard(self.secretary, invoice)
-        self.assertEqual(wizard.mcl_sent_from, f"Cabinet <{self.doctor_address}>")
+        self.assertEqual(wizard.mcl_mail_server_id.display_name, f"Cabinet <{self.doctor_address}>")
         self.assertIn("Dr Claire Martin", wizard.mcl_sent_from_hint)
         self.assertEqual(wizard.mail_template_id, self.template, "the owner's template, the secretary has none")
         wizard.action_send_and_print()
@@ -326,7 +340,7 @@ class TestSendingSecurity(RpcMixin, HttpCase, InvoiceCase):
         self.tripwire()  # someone the doctor did not name
         other = self.make_invoice(self.doctor)
         wizard = self.send_wizard(self.physio, other)
-        self.assertFalse(wizard.mcl_sent_from)
+        self.assertFalse(wizard.mcl_mail_server_id)
         wizard.action_send_and_print()
         self.assert_doctor_mailbox_unused()
         self.assertEqual(len(self.inbox()), 2)

@@ -66,7 +66,7 @@ registry.category("web_tour.tours").add("mcl_mailbox_send_as_a_delegate", {
         },
         {
             content: "The wizard shows the doctor's mailbox",
-            trigger: `.modal div[name=mcl_sent_from]:contains(${ADDRESS})`,
+            trigger: `.modal div[name=mcl_mail_server_id] input:value(${ADDRESS})`,
         },
         {
             content: "and on whose behalf the secretary sends",

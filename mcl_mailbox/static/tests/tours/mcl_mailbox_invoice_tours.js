@@ -24,7 +24,7 @@ registry.category("web_tour.tours").add("mcl_mailbox_send_invoice_in_two_clicks"
         },
         {
             content: "The wizard shows the practitioner's mailbox",
-            trigger: `.modal div[name=mcl_sent_from]:contains(${ADDRESS})`,
+            trigger: `.modal div[name=mcl_mail_server_id] input:value(${ADDRESS})`,
         },
         {
             content: "Click 2: Send in the wizard",

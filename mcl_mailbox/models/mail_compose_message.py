@@ -1,0 +1,52 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+
+class MailComposeMessage(models.TransientModel):
+    """Write from one of the sender's mailboxes: the From is its owner's name and its address."""
+
+    _inherit = "mail.compose.message"
+
+    mcl_mail_server_id = fields.Many2one(
+        "ir.mail_server",
+        string="Sent from",
+        default=lambda self: self.env.user._mcl_default_mailbox(),
+        domain="[('id', 'in', mcl_usable_mailbox_ids)]",
+        help="The mailbox this email leaves from; your default one is set in Preferences > Mailboxes.",
+    )
+    mcl_usable_mailbox_ids = fields.Many2many("ir.mail_server", string="Mailboxes offered",
+                                              compute="_compute_mcl_usable_mailbox_ids")
+
+    @api.depends("composition_mode")  # a field the form sets when it opens: the list is computed then
+    @api.depends_context("uid")
+    def _compute_mcl_usable_mailbox_ids(self):
+        self.mcl_usable_mailbox_ids = self.env.user._mcl_usable_mailboxes()
+
+    @api.depends("mcl_mail_server_id")
+    def _compute_authorship(self):
+        """The chosen mailbox's From replaces the template's or the user's; the author stays the sender."""
+        result = super()._compute_authorship()
+        for composer in self.filtered("mcl_mail_server_id"):
+            composer.email_from = composer.mcl_mail_server_id._mcl_from_address()
+            composer.author_id = self.env.user.partner_id
+        return result
+
+    @api.depends("mcl_mail_server_id")
+    def _compute_mail_server_id(self):
+        """No template's server for an email from a mailbox: it leaves through the mailbox of its From."""
+        result = super()._compute_mail_server_id()
+        self.filtered("mcl_mail_server_id").mail_server_id = False
+        return result
+
+    @api.constrains("mcl_mail_server_id")
+    def _check_mcl_mail_server_id(self):
+        """Only a mailbox the sender owns or was named a delegate of."""
+        for composer in self.filtered("mcl_mail_server_id"):
+            if composer.mcl_mail_server_id not in self.env.user._mcl_usable_mailboxes():
+                raise ValidationError(_("You cannot send from this mailbox: only its owner and the colleagues "
+                                        "they name can. Choose one of your own mailboxes."))
+
+    def _action_send_mail(self, auto_commit=False):
+        """Check the mailbox again when sending: the owner may have withdrawn the delegation since."""
+        self._check_mcl_mail_server_id()
+        return super()._action_send_mail(auto_commit=auto_commit)
