@@ -41,7 +41,7 @@ lint() {
     local rc=0
     "$MCL_VENV/bin/ruff" check . > "$MCL_RUN/ruff.log" 2>&1 || rc=1
     echo $rc > "$MCL_RUN/ruff.rc"; rc=0
-    "$MCL_VENV/bin/pylint" --rcfile=.pylintrc-mandatory mcl_mailbox > "$MCL_RUN/pylint.log" 2>&1 || rc=1
+    "$MCL_VENV/bin/pylint" --rcfile=.pylintrc-mandatory mcl_mailbox mcl_mailbox_demo > "$MCL_RUN/pylint.log" 2>&1 || rc=1
     echo $rc > "$MCL_RUN/pylint.rc"
 }
 mkdir -p "$MCL_RUN" && rm -f "$MCL_RUN"/ruff.rc "$MCL_RUN"/pylint.rc

@@ -1,6 +1,7 @@
 from . import test_mailbox_setup
 from . import test_mailbox_access
 from . import test_mailbox_sending
+from . import test_mailbox_composer
 from . import test_mailbox_secrets
 from . import test_tours
 from . import test_fetchmail_server
@@ -20,3 +21,6 @@ from . import test_security_binding
 from . import test_security_sending
 from . import test_security_sessions
 from . import test_security_network
+from . import test_invoice_pdf
+from . import test_patient_email
+from . import test_patient_email_browser
