@@ -7,7 +7,6 @@ from odoo.exceptions import UserError
 from odoo.addons.mail.models.fetchmail import IMAP4Connection
 
 from ..core import probe
-from .mcl_mailbox_mixin import configured_ca_file
 
 
 class VerifiedIMAP4Connection(IMAP4Connection):
@@ -87,7 +86,7 @@ class FetchmailServer(models.Model):
                 "clear text: choose IMAP, tick SSL/TLS and use the server's SSL port (usually 993).",
                 self.display_name,
             ))
-        context = probe.make_ssl_context(configured_ca_file())
+        context = self._mcl_ssl_context()
         connection = VerifiedIMAP4Connection(self.server, int(self.port), context, self._mcl_timeout())
         try:
             self._imap_login(connection)
@@ -115,7 +114,7 @@ class FetchmailServer(models.Model):
         password = self._mcl_decrypt_password(self._mcl_endpoint("")) if self.mcl_has_password else (self.password or "")
         endpoint = self._mcl_endpoint(password)
         try:
-            probe.check_imap(endpoint, probe.make_ssl_context(configured_ca_file()), self._mcl_timeout())
+            probe.check_imap(endpoint, self._mcl_ssl_context(), self._mcl_timeout())
         except Exception as error:  # every failure is explained to the user
             raise UserError(self._mcl_explain(probe.diagnose("imap", error, password), endpoint)) from None
         return {

@@ -6,6 +6,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import config
 
 from ..core import probe, vault
+from ..diagnoses import CREDENTIALS_ADVICE, DIAGNOSES, UNKNOWN
 
 _logger = logging.getLogger(__name__)
 
@@ -203,10 +204,14 @@ class McLMailboxMixin(models.AbstractModel):
             return 10.0
 
     @api.model
+    def _mcl_ssl_context(self):
+        """The one TLS context of every connection to a mailbox: verifying, with the configured extra CA."""
+        return probe.make_ssl_context(configured_ca_file())
+
+    @api.model
     def _mcl_run_checks(self, imap_endpoint, smtp_endpoint, mail_from):
         """Test IMAP and SMTP at once; return {side: Diagnosis or None}."""
-        context = probe.make_ssl_context(configured_ca_file())
-        return probe.check_both(imap_endpoint, smtp_endpoint, context, self._mcl_timeout(), mail_from)
+        return probe.check_both(imap_endpoint, smtp_endpoint, self._mcl_ssl_context(), self._mcl_timeout(), mail_from)
 
     def _mcl_explain(self, diagnosis, endpoint):
         """A message in plain words: which side, the cause, what to do, the server's reply."""
@@ -218,59 +223,13 @@ class McLMailboxMixin(models.AbstractModel):
         return "\n".join(lines)
 
     def _mcl_cause_and_advice(self, code, endpoint):
-        host, port = endpoint.host, endpoint.port
-        app_password = self.mcl_provider_id.auth_kind == "app_password"
-        credentials_advice = (
-            _("Create a new app password (see the provider's steps) and paste it here; check the login (%s).", endpoint.login)
-            if app_password
-            else _("Check the login (%s) and the password of the mailbox.", endpoint.login)
-        )
-        table = {
-            "dns": (_("The server name “%s” does not exist.", host),
-                    _("Check the server name; Prefill fills it in for known providers.")),
-            "refused": (_("Nothing answers on %(host)s, port %(port)s.", host=host, port=port),
-                        _("Check the port and the security (SSL/TLS or STARTTLS).")),
-            "timeout": (_("%(host)s did not answer within %(seconds)s seconds.", host=host, seconds=int(self._mcl_timeout())),
-                        _("Check the server name and the port, and that this network lets mail connections out.")),
-            "tls_on_plain_port": (_("SSL/TLS was chosen but port %s expects STARTTLS or no encryption.", port),
-                                  _("Choose STARTTLS for this port, or use the SSL/TLS port (993 for IMAP, 465 for SMTP).")),
-            "plain_on_tls_port": (_("STARTTLS was chosen but port %s expects SSL/TLS from the start.", port),
-                                  _("Choose SSL/TLS for this port.")),
-            "untrusted_certificate": (_("The server's certificate is not signed by a trusted authority."),
-                                      _("Check the server name. If it is right, do not go on: the server is misconfigured or the connection is intercepted.")),
-            "expired_certificate": (_("The server's certificate has expired."),
-                                    _("Tell the provider; do not go on until the certificate is renewed.")),
-            "hostname_mismatch": (_("The server's certificate is not valid for the name “%s”.", host),
-                                  _("Use the server name the provider documents.")),
-            "starttls_unsupported": (_("STARTTLS was chosen but the server does not offer it on port %s.", port),
-                                     _("Choose SSL/TLS with its port (993 for IMAP, 465 for SMTP).")),
-            "tls_handshake_failed": (_("The secure connection could not be set up."),
-                                     _("Check the security setting and the port.")),
-            "auth_failed": (_("The server refused the login or the password."), credentials_advice),
-            "app_password_required": (_("The provider requires an app password, not your account password."),
-                                      _("Turn on 2-Step Verification, then create an app password (see the provider's steps) and paste it here.")),
-            "imap_disabled": (_("IMAP access is turned off for this account."),
-                              _("Turn IMAP on in your mailbox settings (the provider's first step), then test again.")),
-            "web_login_required": (_("The provider blocked the sign-in and asks you to sign in on its website."),
-                                   _("Sign in to your mailbox in a browser, confirm it was you, then test again.")),
-            "basic_auth_disabled": (_("Microsoft refuses passwords and app passwords for this account."),
-                                    _("Connect this mailbox with Odoo's Outlook sign-in (OAuth) instead.")),
-            "smtp_auth_disabled_tenant": (_("SMTP sign-in is disabled for your Microsoft 365 organisation."),
-                                          _("Ask your Microsoft 365 administrator to enable SMTP AUTH, or use Odoo's Outlook sign-in.")),
-            "too_many_attempts": (_("Too many failed sign-in attempts: the provider blocks new ones for a while."),
-                                  _("Wait a few minutes, create a new app password, then test once.")),
-            "no_auth": (_("The server does not offer sign-in on this connection."),
-                        _("Check the port and security: sign-in is usually offered on port 465 (SSL/TLS) or 587 (STARTTLS).")),
-            "sender_refused": (_("The server refused to send from this address."),
-                               _("Check that the address belongs to this mailbox and matches the login.")),
-            "recipient_refused": (_("The server refused to send to an outside address."),
-                                  _("The account may not be allowed to send: check the provider's note (for example, turn SMTP on at Free).")),
-            "server_closed": (_("The server closed the connection unexpectedly."),
-                              _("Check the port and the security setting.")),
-            "protocol_error": (_("The server's answer is not what a mail server says."),
-                               _("Check the port: it may belong to another service.")),
-        }
-        return table.get(code, (_("The connection failed."), _("Check the settings; the server's reply below may help.")))
+        """The cause of a diagnosis ``code`` and what to do, in the user's language."""
+        cause, advice = DIAGNOSES.get(code, UNKNOWN)
+        if advice is None:
+            advice = CREDENTIALS_ADVICE["app_password" if self.mcl_provider_id.auth_kind == "app_password" else "password"]
+        params = {"host": endpoint.host, "port": endpoint.port, "login": endpoint.login,
+                  "seconds": int(self._mcl_timeout())}
+        return self.env._(cause) % params, self.env._(advice) % params
 
     # ------------------------------------------------------------------
     # Key rotation

@@ -7,7 +7,6 @@ from odoo.exceptions import UserError
 from odoo.tools import split_every
 
 from ..core import probe, sent_copy
-from .mcl_mailbox_mixin import configured_ca_file
 
 _logger = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ class McLMailboxSentCopy(models.Model):
     @api.model
     def _cron_file_sent_copies(self, limit=500):
         """File the waiting copies, one IMAP session per mailbox and chunk; a failure is kept for later."""
-        context = probe.make_ssl_context(configured_ca_file())
+        context = self.env["mcl.mailbox.mixin"]._mcl_ssl_context()
         copies = self.search([("attempt_count", "<", MAX_ATTEMPTS)], limit=limit)
         for mailbox, mailbox_copies in copies.grouped("mail_server_id").items():
             for chunk in split_every(SESSION_SIZE, mailbox_copies.ids, self.browse):

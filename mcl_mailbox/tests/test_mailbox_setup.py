@@ -3,6 +3,9 @@
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
+from odoo.addons.mcl_mailbox.core import probe
+from odoo.addons.mcl_mailbox.diagnoses import DIAGNOSES
+
 from .common import MailboxCase
 
 GMAIL_APP_PASSWORD_REQUIRED = (
@@ -224,3 +227,20 @@ class TestMailboxSetupForm(MailboxCase):
         form.email = "Jean.Dupont@free.fr"
         self.assertEqual(form.login, "jean.dupont")
         self.assertEqual((form.imap_host, form.smtp_host), ("imap.free.fr", "smtp.free.fr"))
+
+
+@tagged("post_install", "-at_install")
+class TestDiagnoses(MailboxCase):
+    def test_every_probe_code_has_its_explanation(self):
+        """A failure the probe names is never explained as "the connection failed" for want of a text."""
+        self.assertEqual(set(DIAGNOSES), set(probe.CODES) - {"unknown"})
+
+    def test_the_explanation_names_the_server_and_says_what_to_do(self):
+        endpoint = probe.Endpoint("imap.example.test", 993, "ssl", "claire@example.test", "")
+        text = self.env["ir.mail_server"]._mcl_explain(probe.Diagnosis("imap", "refused", ""), endpoint)
+        self.assertIn("Nothing answers on imap.example.test, port 993.", text)
+        self.assertIn("What to do: Check the port", text)
+        mailbox = self.env["ir.mail_server"].new({"mcl_provider_id": self.provider.id})
+        text = mailbox._mcl_explain(probe.Diagnosis("imap", "auth_failed", ""), endpoint)
+        self.assertIn("Create a new app password", text)
+        self.assertIn("(claire@example.test)", text)
