@@ -1,4 +1,4 @@
-from odoo import _, api, models
+from odoo import api, models
 
 
 class AccountMoveSend(models.AbstractModel):
@@ -22,7 +22,7 @@ class AccountMoveSend(models.AbstractModel):
         if needs_pdf and state in ("install", "upgrade", "broken"):
             alerts["mcl_mailbox_wkhtmltopdf"] = {
                 "level": "danger",
-                "message": _(
+                "message": self.env._(
                     "The PDF of the invoice cannot be created: wkhtmltopdf is missing or does not work on "
                     "the Odoo server. Ask your administrator to install it (on Debian or Ubuntu: "
                     "“sudo apt-get install wkhtmltopdf”), then send again."

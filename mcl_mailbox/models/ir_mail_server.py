@@ -5,7 +5,7 @@ import socket
 import ssl
 from email.utils import formataddr
 
-from odoo import _, api, fields, models, modules
+from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import config, email_normalize, escape_psql, is_html_empty
 
@@ -13,7 +13,7 @@ from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
 from ..core import probe, vault
 from .mail_mail import MAILBOX_FAILURES
-from .mcl_mailbox_mixin import configured_ca_file, configured_keys
+from .mcl_mailbox_mixin import configured_keys
 
 _logger = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ class IrMailServer(models.Model):
         """
         mailbox = self._mcl_mailbox_to_connect(mail_server_id, host, smtp_from)
         self.browse(mailbox.ids)._mcl_check_may_connect()
-        if not mailbox or modules.module.current_test:
+        if not mailbox:
             return super().connect(
                 host=host, port=port, user=user, password=password, encryption=encryption, smtp_from=smtp_from,
                 ssl_certificate=ssl_certificate, ssl_private_key=ssl_private_key, smtp_debug=smtp_debug,
@@ -261,7 +261,7 @@ class IrMailServer(models.Model):
         ``send_email`` then bounds each message.
         """
         timeout = self._mcl_timeout()
-        context = probe.make_ssl_context(configured_ca_file())
+        context = self._mcl_ssl_context()
         with probe.Watchdog(timeout + probe.DEADLINE_SLACK) as watchdog:
             connection = probe.smtp_client(self._mcl_smtp_endpoint(""), context, timeout, watchdog)
             try:
@@ -439,9 +439,6 @@ class IrMailServer(models.Model):
 
     def _mcl_record_problem(self, message):
         self.sudo().write({"mcl_last_error": message, "mcl_diagnosis_date": fields.Datetime.now()})
-
-    def _mcl_record_success(self):
-        self.sudo().write({"mcl_last_error": False, "mcl_diagnosis_date": fields.Datetime.now()})
 
     # ------------------------------------------------------------------
     # Actions

@@ -150,7 +150,8 @@ class TestInvoicePdf(MailboxCase):
     def send_wizard(self, move, **context):
         """The send wizard of ``move`` as the doctor opens it from the invoice (in her language)."""
         return self.env["account.move.send.wizard"].with_user(self.doctor).with_context(
-            **{**self.doctor.context_get(), **context}, active_model="account.move", active_ids=move.ids,
+            **{**self.doctor.context_get(), "lang": self.doctor.lang, **context},
+            active_model="account.move", active_ids=move.ids,
         ).create({})
 
     def inbox(self):
