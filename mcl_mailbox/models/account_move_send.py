@@ -19,13 +19,22 @@ class AccountMoveSend(models.AbstractModel):
         alerts = super()._get_alerts(moves, moves_data)
         needs_pdf = moves.filtered(lambda move: not move.invoice_pdf_report_id)
         state = self.env["ir.actions.report"].get_wkhtmltopdf_state()
-        if needs_pdf and state in ("install", "upgrade", "broken"):
+        if needs_pdf and state in ("install", "broken"):
             alerts["mcl_mailbox_wkhtmltopdf"] = {
                 "level": "danger",
                 "message": self.env._(
                     "The PDF of the invoice cannot be created: wkhtmltopdf is missing or does not work on "
                     "the Odoo server. Ask your administrator to install it (on Debian or Ubuntu: "
-                    "“sudo apt-get install wkhtmltopdf”), then send again."
+                    "“sudo apt-get install wkhtmltopdf”) and to restart Odoo, then send again."
+                ),
+            }
+        elif needs_pdf and state == "upgrade":
+            alerts["mcl_mailbox_wkhtmltopdf"] = {
+                "level": "warning",
+                "message": self.env._(
+                    "The wkhtmltopdf of the Odoo server is older than 0.12: the invoice's PDF may look wrong. "
+                    "Ask your administrator to install a recent one (on Debian or Ubuntu: "
+                    "“sudo apt-get install wkhtmltopdf”)."
                 ),
             }
         return alerts
@@ -111,9 +120,7 @@ class AccountMoveSend(models.AbstractModel):
         are its delegate (a delegate never sends another practitioner's invoice from a colleague's box)."""
         if not sender:
             return self.env["ir.mail_server"].sudo()
-        return sender._mcl_usable_mailboxes().filtered(
-            lambda mailbox: mailbox.owner_user_id in sender | move.invoice_user_id
-        )
+        return sender._mcl_usable_mailboxes().filtered(lambda mailbox: mailbox._mcl_may_send_for(sender, move))
 
     @api.model
     def _mcl_sending_mailbox(self, move, sender, chosen_id=False):

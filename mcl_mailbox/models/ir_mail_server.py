@@ -109,10 +109,12 @@ class IrMailServer(models.Model):
 
     @api.depends("name", "mcl_email")
     def _compute_display_name(self):
-        """A personal mailbox shows its address: the address its emails leave from."""
+        """A personal mailbox shows its address to those who send from it or may change it."""
         result = super()._compute_display_name()
+        user = self.env.user
         for server in self.filtered(lambda server: server.sudo().mcl_email):
-            server.display_name = f"{server.name} <{server.sudo().mcl_email}>"
+            if server._mcl_may_be_used_by(user) or server._mcl_may_be_changed_by(user):
+                server.display_name = f"{server.name} <{server.sudo().mcl_email}>"
         return result
 
     @api.model
@@ -133,6 +135,20 @@ class IrMailServer(models.Model):
         if not is_html_empty(mailbox.mcl_signature):
             return mailbox.mcl_signature
         return mailbox.owner_user_id.signature if not is_html_empty(mailbox.owner_user_id.signature) else ""
+
+    def _mcl_may_send_for(self, user, record):
+        """Whether ``user`` may send an email about ``record`` through this mailbox: its owner may; a
+        delegate may, except about a document another practitioner is responsible for (an invoice of a
+        colleague never leaves under the owner's name)."""
+        self.ensure_one()
+        if not self._mcl_may_be_used_by(user):
+            return False
+        owner = self.sudo().owner_user_id
+        if user == owner or not record:
+            return True
+        responsible = next((record.sudo()[name] for name in ("invoice_user_id", "user_id")
+                            if name in record._fields and record._fields[name].comodel_name == "res.users"), None)
+        return not responsible or responsible == owner
 
     @api.constrains("mcl_email", "owner_user_id")
     def _check_mcl_email_is_own(self):

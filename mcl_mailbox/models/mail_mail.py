@@ -89,9 +89,9 @@ class MailMail(models.Model):
         writer = mail.create_uid
         if (
             not mailbox
-            or mail.message_type == "email"
+            or mail.message_type in ("email", "user_notification")
             or (mail.mail_server_id and mail.mail_server_id != mailbox)
-            or not mailbox._mcl_may_be_used_by(writer)
+            or not mailbox._mcl_may_send_for(writer, mail._mcl_document())
             or mail.author_id != writer.partner_id
             or mail.mcl_fingerprint != mail._mcl_current_fingerprint()
         ):
@@ -112,11 +112,16 @@ class MailMail(models.Model):
         signature = mailbox._mcl_signature()
         reply_to = self._mcl_reply_to(mailbox)
         for email in emails:
-            if signature and str(signature) not in email["body"]:
+            if signature and not self._mcl_signed(email["body"], signature):
                 email["body"] = append_content_to_html(email["body"], signature, plaintext=False)
                 email["body_alternative"] = html2plaintext(email["body"])
             email["reply_to"] = reply_to
         return emails
+
+    @api.model
+    def _mcl_signed(self, body, signature):
+        """Whether the layout placed the signature already (marked, or as it is when no link was rewritten)."""
+        return 'class="o_mcl_signature"' in body or str(signature) in body
 
     def _mcl_reply_to(self, mailbox):
         """The Reply-To of this email when it leaves through ``mailbox``."""
@@ -126,13 +131,15 @@ class MailMail(models.Model):
         return mailbox._mcl_from_address()
 
     def _mcl_is_odoo_reply_to(self, reply_to, mailbox):
-        """Whether ``reply_to`` is one Odoo made: empty, on an alias domain or the writer's own address."""
-        domains = set(self.env["mail.alias.domain"].sudo().search([]).mapped("name"))
-        own = {mailbox.sudo().mcl_email, email_normalize(self.sudo().author_id.email)}
-        return all(
-            address in own or address.rpartition("@")[2] in domains
-            for address in email_normalize_all(reply_to or "")
-        )
+        """Whether ``reply_to`` is one Odoo made (empty, its catchall, bounce or an alias, or the
+        writer's own address) rather than one the writer chose."""
+        addresses = email_normalize_all(reply_to or "")
+        domains = self.env["mail.alias.domain"].sudo().search([])
+        odoo_made = {mailbox.sudo().mcl_email, email_normalize(self.sudo().author_id.email)}
+        odoo_made |= set(domains.mapped("catchall_email")) | set(domains.mapped("bounce_email"))
+        odoo_made |= set(self.env["mail.alias"].sudo().search([("alias_full_name", "in", addresses)])
+                         .mapped("alias_full_name"))
+        return all(address in odoo_made for address in addresses)
 
     @api.model
     def _mcl_catchall_routed(self):
@@ -201,13 +208,16 @@ class MailMail(models.Model):
             "mcl_mailbox.mail_activity_type_mailbox_failure", user_id=owner.id, note=plaintext2html(note),
         )
 
+    def _mcl_document(self):
+        """The document this email is about, or an empty recordset."""
+        if self.model and self.res_id and self.model in self.env:
+            return self.env[self.model].browse(self.res_id).exists()
+        return self.env["ir.mail_server"].browse()
+
     def _mcl_activity_record(self, mailbox):
         """The document of the email when it takes activities, else the owner's contact."""
-        if self.model and self.res_id and "activity_ids" in self.env[self.model]._fields:
-            record = self.env[self.model].browse(self.res_id).exists()
-            if record:
-                return record
-        return mailbox.owner_user_id.partner_id
+        record = self._mcl_document()
+        return record if record and "activity_ids" in record._fields else mailbox.owner_user_id.partner_id
 
     def _mcl_requeue(self, mailbox):
         """Queue the failed emails again, without the recipients already served; close the to-dos."""

@@ -3,7 +3,7 @@ import re
 from markupsafe import Markup
 
 from odoo import api, models
-from odoo.tools import email_normalize, is_html_empty
+from odoo.tools import email_normalize, html2plaintext, is_html_empty
 
 
 class MailThread(models.AbstractModel):
@@ -16,24 +16,20 @@ class MailThread(models.AbstractModel):
 
     _inherit = "mail.thread"
 
-    def _message_compute_author(self, author_id=None, email_from=None, raise_on_email=True):
-        """A user who writes without naming a sender writes from their default mailbox."""
-        user = self.env.user
-        if email_from is None and author_id in (None, user.partner_id.id) and not user.share:
-            if mailbox := user._mcl_default_mailbox():
-                return user.partner_id.id, mailbox._mcl_from_address()
-        return super()._message_compute_author(author_id, email_from, raise_on_email)
-
     @api.returns("mail.message", lambda value: value.id)
-    def message_post(self, *, body="", **kwargs):
-        """Drop from the body the signatures a template put there: the mailbox signs once, after it."""
-        author_id, email_from = self._message_compute_author(
-            kwargs.get("author_id"), kwargs.get("email_from"), raise_on_email=False
-        )
-        mailbox = self._mcl_writer_mailbox(author_id, email_from, kwargs.get("message_type", "notification"))
-        if mailbox and isinstance(body, Markup):
-            body = self._mcl_without_signatures(body, mailbox)
-        return super().message_post(body=body, **kwargs)
+    def message_post(self, *, message_type="notification", **kwargs):
+        """A user who writes a message without naming a sender writes from their default mailbox.
+
+        Only messages the user writes (``comment``): Odoo's own notifications (assignments, tracking)
+        keep Odoo's sender and servers.
+        """
+        user = self.env.user
+        if (message_type == "comment" and kwargs.get("email_from") is None and not user.share
+                and kwargs.get("author_id") in (None, user.partner_id.id)):
+            mailbox = user._mcl_default_mailbox()
+            if mailbox and all(mailbox._mcl_may_send_for(user, record) for record in self):
+                kwargs["email_from"] = mailbox._mcl_from_address()
+        return super().message_post(message_type=message_type, **kwargs)
 
     def _mcl_writer_mailbox(self, author_id, email_from, message_type):
         """The personal mailbox a message by the current user from ``email_from`` leaves through, if any.
@@ -46,24 +42,29 @@ class MailThread(models.AbstractModel):
         if message_type == "email" or not email_from or author_id != user.partner_id.id:
             return mailbox
         mailbox = mailbox._mcl_mailboxes_by_address().get(email_normalize(email_from)) or mailbox
-        return mailbox if mailbox and mailbox._mcl_may_be_used_by(user) else mailbox.browse()
+        if mailbox and all(mailbox._mcl_may_send_for(user, record) for record in self or [self]):
+            return mailbox
+        return mailbox.browse()
 
     def _mcl_without_signatures(self, body, mailbox):
-        """``body`` without the Odoo signatures of the writer, the owner and the document's users.
+        """A template-rendered ``body`` without the Odoo signature it ends with, which the mailbox's replaces.
 
-        Templates sign with the salesperson or the responsible (``object.invoice_user_id.signature``);
-        such a signature, and the line breaks before it, give way to the mailbox's.
+        Templates sign with the document's salesperson or responsible (``object.invoice_user_id.signature``),
+        or with the current user; only such a signature, at the very end of the body (and the line breaks
+        before it), is taken out: never text elsewhere.
         """
         users = self.env.user | mailbox.sudo().owner_user_id
-        user_fields = [name for name, field in self._fields.items() if field.comodel_name == "res.users"
-                       and field.type == "many2one" and name not in ("create_uid", "write_uid")]
         for record in self.sudo():
-            for name in user_fields:
-                users |= record[name]
+            users |= next((record[name] for name in ("invoice_user_id", "user_id")
+                           if name in record._fields and record._fields[name].comodel_name == "res.users"),
+                          users.browse())
+        text = str(body)
         for signature in {str(user.signature) for user in users.sudo() if not is_html_empty(user.signature)}:
-            # Safe: ``body`` was Markup already, and only a signature is taken out of it.
-            body = Markup(re.sub(r"(?:\s*<br\s*/?>)*\s*" + re.escape(signature), "", str(body)))  # noqa: S704
-        return body
+            ending = re.search(r"(?:\s*<br\s*/?>)*\s*" + re.escape(signature) + r"(?=(?:\s|</[a-z0-9]+>)*$)", text)
+            if ending:
+                text = text[:ending.start()] + text[ending.end():]
+        # Safe: ``body`` was Markup already, and only a signature was taken out of it.
+        return Markup(text)  # noqa: S704
 
     def _notify_by_email_prepare_rendering_context(self, message, msg_vals=False, model_description=False,
                                                    force_email_company=False, force_email_lang=False):
@@ -79,7 +80,16 @@ class MailThread(models.AbstractModel):
             values["message_type"] if "message_type" in values else message.message_type,
         )
         if mailbox:
-            render_values.update(mcl_mailbox=mailbox, signature=mailbox._mcl_signature(), email_add_signature=True)
+            signature = mailbox._mcl_signature()
+            company = render_values.get("company")
+            render_values.update(
+                mcl_mailbox=mailbox,
+                # The class marks the signature as placed: the mail queue does not add it again.
+                signature=Markup('<div class="o_mcl_signature">%s</div>') % signature if signature else "",
+                email_add_signature=bool(signature),
+                mcl_practice_name=company.name if company and company.name not in html2plaintext(signature or "")
+                else False,
+            )
         return render_values
 
     def _notify_by_email_render_layout(self, message, recipients_group, msg_vals=False, render_values=None):

@@ -24,3 +24,4 @@ from . import test_security_network
 from . import test_invoice_pdf
 from . import test_patient_email
 from . import test_patient_email_browser
+from . import test_patient_email_attacks

@@ -276,7 +276,7 @@ class TestSendingSecurity(RpcMixin, HttpCase, InvoiceCase):
                                      {"reply_to": "billing@evil.example", "subject": "Nouvelles coordonnées bancaires"})
         self.assertFalse(error, "Odoo lets whoever may write the invoice write its messages")
         self.tripwire()
-        self.mailbox._mcl_record_success()
+        self.mailbox.sudo().mcl_last_error = False  # the owner fixed the mailbox
         mail.sudo().write({"state": "outgoing", "failure_type": False})
         self.send_queue()
         self.assert_doctor_mailbox_unused()
