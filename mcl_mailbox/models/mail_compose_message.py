@@ -65,4 +65,7 @@ class MailComposeMessage(models.TransientModel):
                 raise ValidationError(_("You cannot send this document from the mailbox of %s: another "
                                         "practitioner is responsible for it. Choose one of your own mailboxes.",
                                         composer.mcl_mail_server_id.sudo().owner_user_id.name))
-        return super()._action_send_mail(auto_commit=auto_commit)
+        # The mass mode renders its layout from a message without a From: tell it the mailbox's.
+        composers = self.with_context(mcl_composer_email_from=self.email_from) \
+            if len(self) == 1 and self.mcl_mail_server_id else self
+        return super(MailComposeMessage, composers)._action_send_mail(auto_commit=auto_commit)

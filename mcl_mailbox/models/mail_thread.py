@@ -76,7 +76,9 @@ class MailThread(models.AbstractModel):
         values = msg_vals or {}
         mailbox = self._mcl_writer_mailbox(
             values["author_id"] if "author_id" in values else message.author_id.id,
-            values["email_from"] if "email_from" in values else message.email_from,
+            # the composer's mass mode renders a message without its From: the composer says it
+            values["email_from"] if "email_from" in values
+            else self.env.context.get("mcl_composer_email_from") or message.email_from,
             values["message_type"] if "message_type" in values else message.message_type,
         )
         if mailbox:
