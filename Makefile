@@ -1,4 +1,4 @@
-.PHONY: run test bench lint stop pot screenshots
+.PHONY: run test bench lint stop pot screenshots readme
 
 run:  ## the demo on http://localhost:8069
 	bash scripts/run_demo.sh
@@ -20,3 +20,6 @@ screenshots:  ## the French documentation's screenshots (docs/fr/img), taken by 
 
 bench:  ## measure against stock Odoo 18 (own mail stack and databases); writes docs/benchmarks.md
 	bash scripts/bench.sh
+
+readme:  ## README.rst and static/description/index.html of each add-on from its readme/ fragments (OCA's format)
+	bash scripts/gen_readme.sh

@@ -26,8 +26,8 @@ def configured_ca_file():
     return config.get(CA_FILE_OPTION) or os.environ.get(CA_FILE_ENVIRON) or None
 
 
-def key_setup_hint():
-    return _(
+def key_setup_hint(env):
+    return env._(
         "Add the line “%(option)s = <key>” to the [options] section of odoo.conf "
         "(or set the environment variable %(environ)s) and restart Odoo. "
         "Generate a key with: python3 -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\"",
@@ -144,8 +144,9 @@ class McLMailboxMixin(models.AbstractModel):
     @api.model
     def _mcl_key_problem(self, error):
         if isinstance(error, vault.KeyMissingError):
-            return _("The mailbox encryption key is missing: none is configured for mailbox passwords.") + "\n" + key_setup_hint()
-        return _("The mailbox encryption key is not a valid Fernet key.") + "\n" + key_setup_hint()
+            return self.env._("The mailbox encryption key is missing: none is configured for mailbox passwords.") \
+                + "\n" + key_setup_hint(self.env)
+        return self.env._("The mailbox encryption key is not a valid Fernet key.") + "\n" + key_setup_hint(self.env)
 
     def _mcl_decrypt_password(self, *endpoints):
         """The clear password, for a connection to ``endpoints`` (probe.Endpoint) only.
