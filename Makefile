@@ -9,8 +9,9 @@ test:  ## every test: lint, pure-Python, add-on and browser tests
 lint:
 	bash scripts/bootstrap.sh && . scripts/env.sh && $$MCL_VENV/bin/ruff check . && $$MCL_VENV/bin/pylint --rcfile=.pylintrc-mandatory mcl_mailbox mcl_mailbox_demo
 
-stop:  ## stop what a killed `make run` left: the demo's Odoo, DNS server and mail stack
+stop:  ## stop what a killed `make run` or `make test` left: the demo's Odoo, DNS server, the mail stacks
 	bash scripts/run_demo.sh --stop
+	bash -c '. scripts/env.sh && $$ODOO_PY scripts/mailstack stop --dir $$MCL_STACKS/mailstack-test && $$ODOO_PY scripts/mailstack stop-left --root $$MCL_STACKS'
 
 pot:  ## export mcl_mailbox.pot with Odoo's exporter, merge it into fr.po, list what is untranslated
 	bash scripts/i18n_export.sh

@@ -20,15 +20,11 @@ MCL_STACKS=${MCL_STACKS:-/tmp/mcl_mailbox-stacks-$(printf %s "$MCL_ROOT" | cksum
 ODOO_PY=$MCL_VENV/bin/python
 export PYTHONPATH=$ODOO_HOME${PYTHONPATH:+:$PYTHONPATH}
 
-# write_odoo_conf FILE DB HTTP_PORT MAILSTACK_DIR [DATA_DIR]: an odoo.conf for the demo or the tests,
-# with the mailbox key (made once, kept in .run/, never committed), the local CA, and private hosts allowed
-# (the local mail stack is on 127.0.0.1).
-write_odoo_conf() {
-    local file=$1 db=$2 http_port=$3 stack=$4 data_dir=${5:-$MCL_RUN/filestore} keyfile=$MCL_RUN/mcl_mailbox_keys
-    mkdir -p "$MCL_RUN"
-    if [ ! -s "$keyfile" ]; then
-        (umask 077; "$ODOO_PY" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' > "$keyfile")
-    fi
+# write_plain_odoo_conf FILE DB HTTP_PORT [DATA_DIR]: an odoo.conf with the add-ons, the database and
+# the HTTP port only, as any Odoo has: what `odoo-bin --test-enable` runs the add-on's tests with.
+write_plain_odoo_conf() {
+    local file=$1 db=$2 http_port=$3 data_dir=${4:-$MCL_RUN/filestore}
+    mkdir -p "$(dirname "$file")"
     (umask 077; cat > "$file" <<CONF
 [options]
 addons_path = $MCL_ADDONS_PATH
@@ -39,11 +35,25 @@ http_port = $http_port
 gevent_port = $((http_port + 3))
 data_dir = $data_dir
 list_db = False
+CONF
+)
+}
+
+# write_odoo_conf FILE DB HTTP_PORT MAILSTACK_DIR [DATA_DIR]: an odoo.conf for the demo or the tests,
+# with the mailbox key (made once, kept in .run/, never committed), the local CA, and private hosts allowed
+# (the local mail stack is on 127.0.0.1).
+write_odoo_conf() {
+    local file=$1 db=$2 http_port=$3 stack=$4 data_dir=${5:-$MCL_RUN/filestore} keyfile=$MCL_RUN/mcl_mailbox_keys
+    mkdir -p "$MCL_RUN"
+    if [ ! -s "$keyfile" ]; then
+        (umask 077; "$ODOO_PY" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' > "$keyfile")
+    fi
+    write_plain_odoo_conf "$file" "$db" "$http_port" "$data_dir"
+    cat >> "$file" <<CONF
 mcl_mailbox_keys = $(cat "$keyfile")
 mcl_mailbox_ca_file = $stack/ca.pem
 mcl_mailbox_allow_private_hosts = True
 CONF
-)
 }
 
 # port_free PORT: true when nothing listens on 127.0.0.1:PORT

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
 import mailstack  # noqa: E402
-from mailstack import dovecot, procs  # noqa: E402
+from mailstack import dovecot, owned, procs  # noqa: E402
 
 PORT_BASE = int(os.environ.get("MAILSTACK_PYTEST_PORT_BASE", "30000"))
 SPARE_BASE = PORT_BASE + 1000
@@ -309,3 +309,48 @@ def test_missing_dovecot_says_how_to_install(monkeypatch):
     monkeypatch.setattr(dovecot.os, "geteuid", lambda: 1000)
     with pytest.raises(mailstack.StackError, match="apt-get install -y dovecot-imapd dovecot-lmtpd"):
         dovecot.binary()
+
+
+def test_default_root_is_the_one_the_scripts_use(monkeypatch):
+    monkeypatch.delenv("MCL_STACKS", raising=False)
+    env = {key: value for key, value in os.environ.items() if key != "MCL_STACKS"}
+    done = subprocess.run(["bash", "-c", '. scripts/env.sh && printf %s "$MCL_STACKS"'], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert owned.default_root(REPO) == Path(done.stdout)
+    for text in ("", "a", "/work/main", "é" * 300):
+        printed = subprocess.run(["cksum"], input=text.encode(), capture_output=True, check=True).stdout
+        assert owned.posix_cksum(text.encode()) == int(printed.split()[0])
+    monkeypatch.setenv("MCL_STACKS", str(REPO / ".run" / "stacks"))
+    assert owned.default_root(REPO) == REPO / ".run" / "stacks"
+
+
+def test_claim_skips_busy_slots_and_recovers_a_stack_left_running():
+    root = run_dir()
+    bases = (PORT_BASE + 2000, PORT_BASE + 3000)
+    stacks = []
+    try:
+        with socket.create_server(("127.0.0.1", bases[0] + 587)):  # something else listens there
+            stacks.append(owned.claim(root, bases=bases))
+        assert stacks[0].dir == root / f"mailstack-own-{bases[1]}"
+        assert stacks[0].running()
+        with pytest.raises(mailstack.StackError, match=rf"busy {bases[1]} \(another test run\)"):
+            owned.claim(root, bases=bases[1:])  # that slot is locked while its owner lives
+        left = stacks.pop()
+        left.owner_lock.close()  # its owner was killed: the stack runs on, unlocked
+        pids = left.pids()
+        stacks.append(owned.claim(root, bases=bases[1:]))
+        assert stacks[0].dir == left.dir
+        assert stacks[0].running()
+        assert not any(procs.is_running(pid, "") for pid in pids.values()), "the stack left running was stopped"
+        assert owned.stop_left(root) == [], "make stop leaves a live run's stack alone"
+        stacks[0].owner_lock.close()  # killed again
+        done = cli("stop-left", "--root", root)
+        assert done.returncode == 0, done.stderr
+        assert f"{stacks[0].dir}: stopped" in done.stdout
+        assert not stacks[0].running()
+    finally:
+        for stack in stacks:
+            stack.stop()
+        for directory in owned.slot_dirs(root):
+            mailstack.Stack(directory, int(directory.name.rsplit("-", 1)[1])).stop()
+        shutil.rmtree(root)

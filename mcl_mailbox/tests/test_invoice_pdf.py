@@ -22,7 +22,7 @@ import psutil
 
 from odoo import Command
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
 from odoo.tools import config
 from odoo.tools.misc import formatLang
 
@@ -85,8 +85,12 @@ def wkhtmltopdf_deadline(seconds=DEADLINE):
 
 
 @tagged("post_install", "-at_install")
-class TestInvoicePdf(MailboxCase):
-    """A practice in Lyon, in euros, whose patients read French; the doctor sends from her own mailbox."""
+class TestInvoicePdf(MailboxCase, HttpCase):
+    """A practice in Lyon, in euros, whose patients read French; the doctor sends from her own mailbox.
+
+    An HttpCase: wkhtmltopdf loads the report's styles from the test's HTTP server, which serves
+    requests only in test mode while Odoo's own runner runs the tests (it holds the registry's lock).
+    """
 
     @classmethod
     def setUpClass(cls):
@@ -95,11 +99,12 @@ class TestInvoicePdf(MailboxCase):
         cls.env["ir.module.module"]._load_module_terms(["account", "mcl_mailbox"], ["fr_FR"])  # the invoice's own words
         cls.eur = cls.env.ref("base.EUR")
         cls.eur.active = True
-        # Not its name: renaming the company locks its row, which wkhtmltopdf's requests for the report's
-        # styles (served by another transaction) would then wait for.
-        cls.env.company.write({"street": "12 rue des Tilleuls", "zip": "69003", "city": "Lyon",
-                               "country_id": cls.env.ref("base.fr").id, "currency_id": cls.eur.id,
-                               "report_footer": f"<p>{FOOTER}</p>"})
+        # A fresh database of odoo-bin's has Odoo's demo data, journal items among them, after which Odoo
+        # refuses to change the company's currency: this test's transaction, rolled back, changes it anyway.
+        with patch.object(cls.registry["res.company"], "_existing_accounting", return_value=False):
+            cls.env.company.write({"street": "12 rue des Tilleuls", "zip": "69003", "city": "Lyon",
+                                   "country_id": cls.env.ref("base.fr").id, "currency_id": cls.eur.id,
+                                   "report_footer": f"<p>{FOOTER}</p>"})
         cls.doctor.lang = "fr_FR"
         cls.doctor.mcl_invoice_template_id = cls.env["mail.template"].create({
             "name": "Facture patient (Dr Martin)",

@@ -156,13 +156,14 @@ class TestRotateCommand(MailboxCase):
                 (mailbox | lost).invalidate_recordset()
                 tokens = (mailbox.mcl_password_token, lost.mcl_password_token)
                 binding = mailbox._mcl_binding()
+                lost_name = lost.display_name  # read while its cursor is open
             finally:
                 (mailbox | lost).unlink()
                 cr.commit()  # pylint: disable=invalid-commit
         self.assertEqual(result.returncode, 2, "2: done, but a password needs re-entering\n" + result.stderr)
         self.assertIn("ir.mail_server: 1 re-encrypted, 0 already on the current key, 1 cannot be opened",
                       result.stdout)
-        self.assertIn(f"cannot be opened: ir.mail_server id {lost.id} ({lost.display_name})", result.stdout)
+        self.assertIn(f"cannot be opened: ir.mail_server id {lost.id} ({lost_name})", result.stdout)
         self.assertTrue(vault.uses_current_key(new_key, tokens[0]))
         self.assertTrue(vault.unseal(new_key, tokens[0], binding) == password, "the new key alone opens it")
         self.assertFalse(vault.can_decrypt(f"{new_key},{old_key}", tokens[1]), "the lost one is untouched")

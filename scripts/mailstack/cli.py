@@ -1,10 +1,11 @@
-"""Command line: python scripts/mailstack {start,stop,status,add-user,smtp-reply,imap-reply,env,serve}."""
+"""Command line: python scripts/mailstack {start,stop,stop-left,status,add-user,smtp-reply,imap-reply,env,serve}."""
 
 import argparse
 import shlex
 import sys
 import time
 
+from . import owned
 from .layout import StackError
 from .server import run
 from .stack import PACKAGE_DIR, Stack
@@ -36,6 +37,8 @@ def build_parser():
     start = command("start", "start everything in the background and wait until every port answers", True)
     start.add_argument("--user", action="append", type=parse_user, default=[], metavar="EMAIL:PASSWORD")
     command("stop", "stop everything this run directory started")
+    stop_left = commands.add_parser("stop-left", help="stop the stacks killed test runs left in ROOT's slots")
+    stop_left.add_argument("--root", required=True, help="the clone's folder of stacks ($MCL_STACKS)")
     command("status", "show pids and which ports answer; exit 3 when not running")
     add_user = command("add-user", "add or update a mailbox user (works while running)")
     add_user.add_argument("email")
@@ -72,6 +75,11 @@ def do_status(stack, args):
 
 def do_stop(stack, args):
     print(f"mail stack in {stack.dir}: {'stopped' if stack.stop() else 'was not running'}")
+
+
+def do_stop_left(root):
+    for directory in owned.stop_left(root):
+        print(f"mail stack in {directory}: stopped (left by a test run)")
 
 
 def do_add_user(stack, args):
@@ -111,6 +119,8 @@ def main(argv=None):
     """Run one command; StackError and ValueError become 'error: ...' and exit status 1."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "stop-left":
+            return do_stop_left(args.root) or 0
         return HANDLERS[args.command](Stack(args.dir, getattr(args, "port_base", None)), args) or 0
     except (StackError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
