@@ -1,5 +1,8 @@
 # Copyright 2026 mcl_mailbox contributors
 # License LGPL-3.0 (https://www.gnu.org/licenses/lgpl-3.0.html).
+import logging
+
+_logger = logging.getLogger(__name__)
 
 
 def post_init_hook(env):
@@ -12,4 +15,6 @@ def post_init_hook(env):
     over the French one (and fails on its duplicate account codes).
     """
     if env.ref("base.main_company").chart_template == "fr":
-        vars(env.registry).pop("_auto_install_template", None)
+        if vars(env.registry).pop("_auto_install_template", None) is None:
+            _logger.warning("account planned no chart of accounts to load (Odoo changed?): check the "
+                            "practice's chart, which must stay the French one")
