@@ -20,6 +20,15 @@ _logger = logging.getLogger(__name__)
 # Version of the terms of use a mailbox owner accepts; a new version asks again.
 TERMS_VERSION = "2026-11"
 
+
+def responsible_user(record):
+    """The user a document is the business of (an invoice's salesperson, a record's responsible), if any;
+    it is also whom the document's templates sign with."""
+    name = next((name for name in ("invoice_user_id", "user_id")
+                 if name in record._fields and record._fields[name].comodel_name == "res.users"), None)
+    return record.sudo()[name] if name else record.env["res.users"]
+
+
 ENCRYPTION_SELECTION = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None")]
 
 
@@ -146,8 +155,7 @@ class IrMailServer(models.Model):
         owner = self.sudo().owner_user_id
         if user == owner or not record:
             return True
-        responsible = next((record.sudo()[name] for name in ("invoice_user_id", "user_id")
-                            if name in record._fields and record._fields[name].comodel_name == "res.users"), None)
+        responsible = responsible_user(record)
         return not responsible or responsible == owner
 
     @api.constrains("mcl_email", "owner_user_id")

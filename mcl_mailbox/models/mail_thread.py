@@ -5,6 +5,8 @@ from markupsafe import Markup
 from odoo import api, models
 from odoo.tools import email_normalize, html2plaintext, is_html_empty
 
+from .ir_mail_server import responsible_user
+
 
 class MailThread(models.AbstractModel):
     """What a practitioner writes in Odoo leaves from their mailbox, signed once, where they sign.
@@ -42,7 +44,7 @@ class MailThread(models.AbstractModel):
         if message_type == "email" or not email_from or author_id != user.partner_id.id:
             return mailbox
         mailbox = mailbox._mcl_mailboxes_by_address().get(email_normalize(email_from)) or mailbox
-        if mailbox and all(mailbox._mcl_may_send_for(user, record) for record in self or [self]):
+        if mailbox and all(mailbox._mcl_may_send_for(user, record) for record in self):
             return mailbox
         return mailbox.browse()
 
@@ -54,10 +56,8 @@ class MailThread(models.AbstractModel):
         before it), is taken out: never text elsewhere.
         """
         users = self.env.user | mailbox.sudo().owner_user_id
-        for record in self.sudo():
-            users |= next((record[name] for name in ("invoice_user_id", "user_id")
-                           if name in record._fields and record._fields[name].comodel_name == "res.users"),
-                          users.browse())
+        for record in self:
+            users |= responsible_user(record)
         text = str(body)
         for signature in {str(user.signature) for user in users.sudo() if not is_html_empty(user.signature)}:
             ending = re.search(r"(?:\s*<br\s*/?>)*\s*" + re.escape(signature) + r"(?=(?:\s|</[a-z0-9]+>)*$)", text)
