@@ -16,6 +16,7 @@
         "data/mcl_mailbox_provider_data.xml",
         "data/ir_config_parameter_data.xml",
         "data/ir_cron_data.xml",
+        "data/ir_cron_replies_data.xml",
         "data/mail_template_data.xml",
         "data/mail_templates_email_layouts.xml",
         "views/mcl_mailbox_provider_views.xml",
@@ -29,6 +30,7 @@
         "views/account_move_send_wizard_views.xml",
         "views/mail_compose_message_views.xml",
         "views/ir_mail_server_security_views.xml",
+        "views/account_move_sending_views.xml",
     ],
     "assets": {
         "web.assets_tests": [

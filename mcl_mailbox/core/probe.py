@@ -534,7 +534,20 @@ class SMTPClient(smtplib.SMTP):
 
     def __init__(self, dialer):
         self._dialer = dialer
+        self.handed_over = False
         super().__init__(dialer.endpoint.host, dialer.endpoint.port, timeout=dialer.timeout)
+
+    def mail(self, sender, options=()):
+        self.handed_over = False  # a new message
+        return super().mail(sender, options)
+
+    def send(self, s):
+        """Send ``s``; ``handed_over`` then says whether the current message's content went out whole
+        (the server may have kept it even if its reply never comes)."""
+        result = super().send(s)
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.handed_over = True
+        return result
 
     def _get_socket(self, host, port, timeout):
         return self._dialer.open()

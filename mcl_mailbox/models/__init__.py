@@ -6,9 +6,11 @@ from . import res_company
 from . import res_config_settings
 from . import res_users
 from . import mail_mail
+from . import mail_activity
 from . import mail_compose_message
 from . import mail_thread
 from . import mcl_mailbox_sent_copy
 from . import account_move
 from . import account_move_send
 from . import ir_actions_report
+from . import mcl_mailbox_reply_folder

@@ -1,4 +1,19 @@
+import functools
+import logging
+from datetime import timedelta
+
+import psycopg2.errors
+
 from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import format_datetime
+
+from .mail_mail import FATE_UNKNOWN, MAILBOX_FAILURES
+
+_logger = logging.getLogger(__name__)
+
+# The send job runs again this long after a failed run (seconds), doubled after each failure, at most an hour.
+JOB_RETRY_FIRST, JOB_RETRY_LONGEST = 60, 3600
 
 
 class AccountMove(models.Model):
@@ -8,6 +23,15 @@ class AccountMove(models.Model):
     # writes, this one is set by the server only (see ``_mcl_batch_sender``).
     mcl_batch_sender_id = fields.Many2one("res.users", string="Batch sending started by", groups=fields.NO_ACCESS,
                                           copy=False, readonly=True)
+    mcl_sending_status = fields.Selection(
+        [("queued", "Queued"), ("retrying", "Retried soon"), ("held", "Waiting for the mailbox"),
+         ("fate_unknown", "Maybe sent")],
+        string="Email status", compute="_compute_mcl_sending_status",
+        help="Why the invoice's email has not left yet: queued for the send job, retried soon after a passing "
+        "problem of the provider, waiting for its mailbox to be fixed, or maybe sent already (connection lost "
+        "while sending: its owner checks the Sent folder).",
+    )
+    mcl_next_try = fields.Datetime(string="Next try", compute="_compute_mcl_sending_status")
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -34,6 +58,132 @@ class AccountMove(models.Model):
         self.ensure_one()
         sender = self.sudo().mcl_batch_sender_id
         return sender.with_env(self.env) if sender.active else self.env["res.users"]
+
+    # ------------------------------------------------------------------
+    # The list's batch finishes by itself, and says what waits
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_account_move_send(self, job_count=10):
+        """Retry the send job soon when it fails, and tell the senders once how many invoices wait and why.
+
+        Odoo's job runs once a day unless triggered: a run that fails (a concurrent update, a PDF that
+        cannot be made...) or skips invoices another transaction locks would leave them waiting until
+        the next day. A failed run triggers a new one once its transaction is rolled back, in a
+        transaction of its own; a run that leaves invoices waiting triggers one a minute later.
+        """
+        try:
+            result = super()._cron_account_move_send(job_count=job_count)
+        except Exception as error:
+            self.env.cr.postrollback.add(functools.partial(self._mcl_after_failed_run, error))
+            raise
+        if self.search_count([("sending_data", "!=", False)], limit=1):  # e.g. some were locked meanwhile
+            self.env.ref("account.ir_cron_account_move_send")._trigger(
+                fields.Datetime.now() + timedelta(seconds=JOB_RETRY_FIRST))
+        return result
+
+    @api.model
+    def _mcl_after_failed_run(self, error):
+        """Trigger the send job again (1 minute after a first failure, doubled after each one, at most an hour)
+        and, at the first failure of a series, tell the senders."""
+        try:
+            with self.env.registry.cursor() as cr:
+                env = self.env(cr=cr, su=True)
+                cron = env.ref("account.ir_cron_account_move_send")
+                delay = min(JOB_RETRY_FIRST * 2 ** cron.failure_count, JOB_RETRY_LONGEST)
+                retry_at = fields.Datetime.now() + timedelta(seconds=delay)
+                cron._trigger(retry_at)
+                if not cron.failure_count:
+                    env["account.move"]._mcl_tell_senders_of_delay(error, retry_at)
+        except Exception:
+            _logger.exception("The invoice send job failed and could not be scheduled again")
+
+    @api.model
+    def _mcl_tell_senders_of_delay(self, error, retry_at):
+        """One notification per sender whose invoices wait: how many, why, and when Odoo tries again."""
+        waiting = self.search([("sending_data", "!=", False)])
+        for partner_id, moves in waiting.grouped(lambda move: move.sending_data.get("author_partner_id")).items():
+            partner = self.env["res.partner"].browse(partner_id).exists()
+            if partner:
+                partner._bus_send("account_notification", moves._mcl_delay_notification(error, retry_at, partner))
+
+    def _mcl_delay_notification(self, error, retry_at, partner):
+        user = partner.user_ids[:1]
+        env = self.with_context(lang=partner.lang, tz=user.tz or "UTC").env
+        _ = env._
+        if isinstance(error, psycopg2.errors.SerializationFailure):
+            why = _("another task was changing the same invoices at the same moment")
+        elif isinstance(error, UserError):
+            why = error.args[0]
+        else:
+            why = _("an unexpected error (the server log has the details)")
+        return {
+            "type": "warning",
+            "title": _("Invoices waiting"),
+            "message": _("%(count)s invoice(s) are waiting to be sent: %(why)s. Odoo tries again by itself at "
+                         "%(time)s.", count=len(self), why=why,
+                         time=format_datetime(env, retry_at, dt_format="short")),
+            "action_button": {"name": _("Open"), "action_name": _("Invoices waiting"), "model": "account.move",
+                              "res_ids": self.ids},
+        }
+
+    @api.depends("sending_data")
+    def _compute_mcl_sending_status(self):
+        """What the invoice's email waits for, from its emails in the mail queue."""
+        Mail = self.env["mail.mail"].sudo()
+        mails = Mail.search([
+            ("model", "=", "account.move"), ("res_id", "in", self.ids), "|",
+            "&", ("state", "=", "outgoing"), ("mcl_retry_count", ">", 0),
+            "&", ("state", "=", "exception"), ("failure_type", "in", (*MAILBOX_FAILURES, FATE_UNKNOWN)),
+        ]) if self.ids else Mail
+        by_move = mails.grouped("res_id")
+        for move in self:
+            waiting = by_move.get(move.id, Mail)
+            if waiting.filtered(lambda mail: mail.failure_type == FATE_UNKNOWN):
+                move.mcl_sending_status = "fate_unknown"
+            elif waiting.filtered(lambda mail: mail.state == "exception"):
+                move.mcl_sending_status = "held"
+            elif waiting:
+                move.mcl_sending_status = "retrying"
+            else:
+                move.mcl_sending_status = "queued" if move.sending_data else False
+            retries = waiting.filtered(lambda mail: mail.state == "outgoing").mapped("scheduled_date")
+            move.mcl_next_try = min(retries) if retries else False
+
+    def _mcl_check_owns_waiting_email(self, mails):
+        """Only the owner of the mailbox an email waits on (or an administrator) decides what becomes of it."""
+        mailboxes = self.env["ir.mail_server"]._mcl_mailboxes_by_address()
+        for mail in mails:
+            mailbox = mail._mcl_personal_mailbox(mailboxes)
+            if not mailbox or not mailbox._mcl_may_be_changed_by(self.env.user):
+                raise AccessError(self.env._("Only the owner of the mailbox this email was sent from can decide "
+                                             "whether to send it again."))
+
+    def _mcl_fate_unknown_mails(self):
+        self.ensure_one()
+        return self.env["mail.mail"].sudo().search([
+            ("model", "=", "account.move"), ("res_id", "=", self.id),
+            ("state", "=", "exception"), ("failure_type", "=", FATE_UNKNOWN),
+        ])
+
+    def action_mcl_send_again(self):
+        """The owner found no trace of the email in their Sent folder: it leaves again."""
+        mails = self._mcl_fate_unknown_mails()
+        self._mcl_check_owns_waiting_email(mails)
+        mails.write({"state": "outgoing", "failure_type": False, "failure_reason": False, "scheduled_date": False})
+        self._mcl_close_maybe_sent(self.env._("Sent again at the request of %s.", self.env.user.name))
+        self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()
+
+    def action_mcl_confirm_sent(self):
+        """The owner found the email in their Sent folder: it counts as sent, and is not sent again."""
+        mails = self._mcl_fate_unknown_mails()
+        self._mcl_check_owns_waiting_email(mails)
+        mails.write({"state": "sent", "failure_type": False, "failure_reason": False})
+        self._mcl_close_maybe_sent(self.env._("%s found the email in the Sent folder: it had left.",
+                                              self.env.user.name))
+
+    def _mcl_close_maybe_sent(self, feedback):
+        self.sudo().activity_feedback(["mcl_mailbox.mail_activity_type_maybe_sent"], feedback=feedback)
 
     def _message_compute_author(self, author_id=None, email_from=None, raise_on_email=True):
         """Author an invoice email sent from a personal mailbox as its sender.

@@ -1,6 +1,7 @@
 import functools
 import logging
 import subprocess
+from collections import OrderedDict
 
 import lxml.html
 
@@ -62,6 +63,22 @@ def _with_header_and_footer(body, header, footer):
 
 class IrActionsReport(models.Model):
     _inherit = "ir.actions.report"
+
+    @api.model
+    def _render_qweb_pdf_prepare_streams(self, report_ref, data, res_ids=None):
+        """Render several documents one per wkhtmltopdf call when the installed build cannot do more.
+
+        Odoo renders a batch (the list's sending: 20 invoices per run of the send job) in one call and
+        splits the result by its outline; a build without patched Qt refuses more than one input
+        document and writes no outline, so each document gets its own call, with the same result.
+        """
+        ids = list(res_ids or [])
+        if len(set(ids)) < 2 or len(set(ids)) != len(ids) or wkhtmltopdf_has_patched_qt():
+            return super()._render_qweb_pdf_prepare_streams(report_ref, data, res_ids=res_ids)
+        streams = OrderedDict()
+        for res_id in ids:
+            streams.update(super()._render_qweb_pdf_prepare_streams(report_ref, dict(data or {}), res_ids=[res_id]))
+        return streams
 
     @api.model
     def _run_wkhtmltopdf(self, bodies, report_ref=False, header=None, footer=None, landscape=False,

@@ -7,12 +7,12 @@ from email.utils import formataddr
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import config, email_normalize, escape_psql, is_html_empty
+from odoo.tools import config, email_normalize, escape_psql, is_html_empty, plaintext2html
 
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
 from ..core import probe, vault
-from .mail_mail import MAILBOX_FAILURES
+from .mail_mail import FATE_UNKNOWN
 from .mcl_mailbox_mixin import configured_keys
 
 _logger = logging.getLogger(__name__)
@@ -27,6 +27,16 @@ def responsible_user(record):
     name = next((name for name in ("invoice_user_id", "user_id")
                  if name in record._fields and record._fields[name].comodel_name == "res.users"), None)
     return record.sudo()[name] if name else record.env["res.users"]
+
+
+# Diagnoses of a passing problem (the provider is down, slow, or asks to come back later): the
+# emails are retried by themselves. Any 4xx reply of the server is one too.
+PASSING_CODES = frozenset({"dns", "refused", "timeout", "server_closed", "too_many_attempts"})
+
+
+def is_passing(error, code):
+    """Whether ``error`` (diagnosed ``code``) should go away by itself, so that retrying later is right."""
+    return code in PASSING_CODES or 400 <= (getattr(error, "smtp_code", 0) or 0) < 500
 
 
 ENCRYPTION_SELECTION = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None")]
@@ -77,6 +87,9 @@ class IrMailServer(models.Model):
         search="_search_mcl_state",
     )
     mcl_last_error = fields.Text(string="Last problem", readonly=True, copy=False, groups="base.group_system")
+    mcl_problem_passing = fields.Boolean(string="Passing problem", readonly=True, copy=False,
+                                         help="The last problem should go away by itself: waiting emails are "
+                                         "retried automatically.")
     mcl_diagnosis = fields.Text(string="Diagnosis", compute="_compute_mcl_state")
     mcl_diagnosis_date = fields.Datetime(string="Checked on", readonly=True, copy=False)
 
@@ -318,12 +331,12 @@ class IrMailServer(models.Model):
             return 6 * self._mcl_timeout()
 
     @contextlib.contextmanager
-    def _mcl_bounded_send(self, smtp_session):
+    def _mcl_bounded_send(self, smtp_session, message_id):
         """Bound one message sent on a personal mailbox's session; losing the session fails that message.
 
         Odoo re-raises a lost connection, which stops the whole mail queue: through a personal
-        mailbox it is a delivery failure of this message instead (kept for a retry, the mailbox
-        needs attention), and the queue goes on with the other mailboxes.
+        mailbox it is a delivery failure of this message instead (retried, or kept for its owner when
+        it may have left already), and the queue goes on with the other mailboxes.
         """
         mailbox = self.sudo().browse(getattr(smtp_session, "mcl_mailbox_id", None) or [])
         if not mailbox:
@@ -333,12 +346,21 @@ class IrMailServer(models.Model):
             with smtp_session.deadline(self._mcl_message_timeout()):
                 yield
         except (smtplib.SMTPServerDisconnected, probe.DeadlineExceeded) as error:
-            raise MailDeliveryException(mailbox._mcl_connection_problem(error)) from None
+            problem = mailbox._mcl_connection_problem(error)
+            if getattr(smtp_session, "handed_over", False):  # the server may have kept it: only its owner may send it again
+                mailbox._mcl_note_failure("fate_unknown", message_id)
+            raise MailDeliveryException(problem) from None
+        except MailDeliveryException as error:
+            refusal = error.__context__
+            if isinstance(refusal, smtplib.SMTPResponseException) and 400 <= refusal.smtp_code < 500:
+                mailbox._mcl_note_failure("retry", message_id)  # "try again later"
+            raise
 
     def _mcl_connection_problem(self, error):
         """Record why connecting failed (a certificate, a timeout, ...) and return it."""
-        message = self._mcl_explain(probe.diagnose("smtp", error), self._mcl_smtp_endpoint(""))
-        self._mcl_record_problem(message)
+        diagnosis = probe.diagnose("smtp", error)
+        message = self._mcl_explain(diagnosis, self._mcl_smtp_endpoint(""))
+        self._mcl_record_problem(message, passing=is_passing(error, diagnosis.code))
         return message
 
     @api.private
@@ -346,7 +368,7 @@ class IrMailServer(models.Model):
                    smtp_password=None, smtp_encryption=None, smtp_ssl_certificate=None, smtp_ssl_private_key=None,
                    smtp_debug=False, smtp_session=None):
         """Send within the message deadline of a personal mailbox, and queue a copy for its Sent folder."""
-        with self._mcl_bounded_send(smtp_session):
+        with self._mcl_bounded_send(smtp_session, message["Message-Id"]):
             message_id = super().send_email(
                 message, mail_server_id=mail_server_id, smtp_server=smtp_server, smtp_port=smtp_port,
                 smtp_user=smtp_user, smtp_password=smtp_password, smtp_encryption=smtp_encryption,
@@ -354,6 +376,8 @@ class IrMailServer(models.Model):
                 smtp_debug=smtp_debug, smtp_session=smtp_session,
             )
         mailbox = self.sudo().browse(getattr(smtp_session, "mcl_mailbox_id", None) or [])
+        if mailbox.mcl_problem_passing:
+            mailbox._mcl_works_again()
         if mailbox.mcl_imap_host and not mailbox.mcl_provider_id.files_sent_copy:
             self.env["mcl.mailbox.sent.copy"].sudo()._enqueue(mailbox, message)
         return message_id
@@ -388,8 +412,9 @@ class IrMailServer(models.Model):
             connection.login(smtp_user, password)
             getattr(connection, "__obj__", connection).password = None  # smtplib keeps it otherwise
         except smtplib.SMTPResponseException as error:
-            smtp_endpoint = self._mcl_smtp_endpoint(password)
-            self._mcl_record_problem(self._mcl_explain(probe.diagnose("smtp", error, password), smtp_endpoint))
+            diagnosis = probe.diagnose("smtp", error, password)
+            self._mcl_record_problem(self._mcl_explain(diagnosis, self._mcl_smtp_endpoint(password)),
+                                     passing=is_passing(error, diagnosis.code))
             raise
         finally:
             connection.set_debuglevel(self.smtp_debug)
@@ -442,27 +467,112 @@ class IrMailServer(models.Model):
             raise
 
     def _mcl_requeue_failed_mails(self):
-        """Queue again the emails that could not leave through this mailbox (call it once it works).
+        """Send again, at once, the emails waiting on these mailboxes (call it once they work).
 
-        Only emails in exception are taken, so one sent already is never sent again.
+        Those that may have left already wait for their owner's choice: one sent already is never sent
+        again without them.
         """
-        mailboxes = self._mcl_mailboxes_by_address()
         for mailbox in self.sudo().filtered("owner_user_id"):
-            failed = self.env["mail.mail"].sudo().search([
-                ("state", "=", "exception"),
-                ("failure_type", "in", MAILBOX_FAILURES),
-                ("email_from", "ilike", mailbox.mcl_email),
-            ])
-            failed = failed.filtered(lambda mail, mailbox=mailbox: mail._mcl_personal_mailbox(mailboxes) == mailbox)
-            if failed:
-                failed._mcl_requeue(mailbox)
+            waiting = self.env["mail.mail"]._mcl_waiting_for(mailbox)
+            waiting = waiting.filtered(lambda mail: mail.failure_type != FATE_UNKNOWN)
+            if waiting:
+                waiting._mcl_requeue(mailbox)
 
     # ------------------------------------------------------------------
     # State
     # ------------------------------------------------------------------
 
-    def _mcl_record_problem(self, message):
-        self.sudo().write({"mcl_last_error": message, "mcl_diagnosis_date": fields.Datetime.now()})
+    def _mcl_record_problem(self, message, passing=False):
+        """Put the mailbox in "needs attention" with ``message``; the emails it fails now are retried
+        by themselves when the problem is ``passing``, else they wait for the owner's fix."""
+        self.sudo().write({"mcl_last_error": message, "mcl_problem_passing": passing,
+                           "mcl_diagnosis_date": fields.Datetime.now()})
+        self._mcl_note_failure("retry" if passing else "owner")
+
+    def _mcl_note_failure(self, kind, message_id=None):
+        """Tell the mail queue, within this transaction, what to do with the email failing now through
+        this mailbox (or with message ``message_id``): ``retry``, ``owner`` (wait for the fix) or
+        ``fate_unknown`` (it may have left). Read by ``mail.mail._mcl_failure_kind``."""
+        failures = self.env.cr.precommit.data.setdefault("mcl_mailbox.failures", {})
+        failures[("message", message_id) if message_id else ("mailbox", self.id)] = kind
+
+    def _mcl_works_again(self):
+        """A message left after a passing problem: the mailbox is fine, and its owner's to-do closes."""
+        self.sudo().write({"mcl_last_error": False, "mcl_problem_passing": False})
+        self.env.ref("mcl_mailbox.ir_cron_mcl_mailbox_report_failures")._trigger()
+
+    # ------------------------------------------------------------------
+    # Telling the owner: after the sending, in a transaction of its own
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_mcl_report_failures(self):
+        """Tell each owner once per mailbox that emails wait (one to-do, kept up to date, closed once
+        nothing waits), and ask about each email that may have left (a to-do on its document).
+
+        The to-dos are shown in Odoo only: no email goes out about a mailbox that cannot send.
+        """
+        for mailbox in self.sudo().search([("owner_user_id", "!=", False)]):
+            waiting = self.env["mail.mail"]._mcl_waiting_for(mailbox)
+            in_owner_lang = mailbox.with_context(lang=mailbox.owner_user_id.lang, mail_activity_quick_update=True)
+            in_owner_lang._mcl_update_waiting_todo(waiting.filtered(lambda mail: mail.failure_type != FATE_UNKNOWN))
+            for mail in waiting.filtered(lambda mail: mail.failure_type == FATE_UNKNOWN):
+                in_owner_lang._mcl_ask_about(mail)
+
+    def _mcl_update_waiting_todo(self, waiting):
+        """The owner's one to-do about the emails waiting on this mailbox: created, updated or closed."""
+        todo = self.env["mail.activity"].sudo().search([
+            ("mcl_mail_server_id", "=", self.id),
+            ("activity_type_id", "=", self.env.ref("mcl_mailbox.mail_activity_type_mailbox_failure").id),
+        ])
+        if not waiting:
+            todo.action_feedback(feedback=self.env._("The mailbox works again: the waiting emails have left "
+                                                     "or are queued to be sent."))
+            return
+        if not self.mcl_last_error:  # refused while sending, after a good login: the mailbox says by whom
+            self._mcl_record_problem(waiting[:1]._mcl_failure_diagnosis())
+        note = plaintext2html(self._mcl_waiting_note(waiting))
+        if todo:
+            todo.filtered(lambda activity: activity.note != note).note = note
+            return
+        record = self._mcl_todo_record(waiting[:1])
+        record.activity_schedule("mcl_mailbox.mail_activity_type_mailbox_failure", user_id=self.owner_user_id.id,
+                                 note=note, mcl_mail_server_id=self.id)
+
+    def _mcl_waiting_note(self, waiting):
+        _ = self.env._
+        count = _("%(count)s email(s) wait to leave through your mailbox “%(mailbox)s”.",
+                  count=len(waiting), mailbox=self.name)
+        if self.mcl_problem_passing:
+            return "\n\n".join([count, _("Your provider does not answer for now: Odoo tries again by itself, "
+                                         "more and more rarely, for a day. Nothing to do unless it lasts.")])
+        return "\n\n".join([count, _(
+            "Open Preferences > Mailboxes: the mailbox says what went wrong. Click Change on it, then "
+            "“Test connection and save”: the waiting emails then leave."
+        )])
+
+    def _mcl_todo_record(self, mail):
+        """Where the owner's to-do about ``mail`` goes: its document, else the owner's contact (in this
+        environment: no email is sent about the to-do)."""
+        record = mail._mcl_document()
+        if not record or "activity_ids" not in record._fields:
+            record = self.owner_user_id.partner_id
+        return record.with_env(self.env)
+
+    def _mcl_ask_about(self, mail):
+        """One to-do on the document of an email that may have left: the owner checks and decides."""
+        record = self._mcl_todo_record(mail)
+        activity_type = self.env.ref("mcl_mailbox.mail_activity_type_maybe_sent")
+        if record.activity_ids.filtered(lambda activity: activity.activity_type_id == activity_type):
+            return
+        note = self.env._(
+            "The connection to your mailbox “%(mailbox)s” was lost while the email “%(subject)s” was being sent: "
+            "it may have left already.\n\nLook for it in the Sent folder of your mailbox. If it is there, click "
+            "“It was sent” on the document; if not, click “Send again”. It is not sent again without you.",
+            mailbox=self.name, subject=mail.subject or "",
+        )
+        record.activity_schedule("mcl_mailbox.mail_activity_type_maybe_sent", user_id=self.owner_user_id.id,
+                                 note=plaintext2html(note), mcl_mail_server_id=self.id)
 
     # ------------------------------------------------------------------
     # Actions
@@ -476,3 +586,59 @@ class IrMailServer(models.Model):
     @api.model
     def action_mcl_add_mailbox(self):
         return self.env["mcl.mailbox.setup"]._action_open(self.browse())
+
+    # ------------------------------------------------------------------
+    # Replies
+    # ------------------------------------------------------------------
+
+    mcl_replies_enabled = fields.Boolean(
+        string="Bring replies into Odoo",
+        default=True,
+        help="Replies to the emails sent from this mailbox are posted on their document in Odoo. They stay "
+        "unread in the mailbox; nothing else in it is read.",
+    )
+    mcl_replies_checked_on = fields.Datetime(string="Replies last checked on", readonly=True, copy=False)
+    mcl_replies_result = fields.Char(string="Last check found", readonly=True, copy=False)
+    mcl_replies_error = fields.Text(string="Problem of the last replies check", readonly=True, copy=False,
+                                    groups="base.group_system")
+    mcl_replies_error_code = fields.Char(string="Diagnosis of the last replies check", readonly=True, copy=False,
+                                         groups="base.group_system")
+    # Diagnoses of a refused password: not tried again until the owner acts.
+    _mcl_replies_credentials_codes = ("auth_failed", "app_password_required", "web_login_required",
+                                      "basic_auth_disabled", "too_many_attempts")
+
+    def action_mcl_toggle_replies(self):
+        """Turn bringing replies into Odoo on or off: for the mailbox's owner or an administrator."""
+        for mailbox in self:
+            if not mailbox._mcl_may_be_changed_by(self.env.user):
+                raise AccessError(self.env._("Only the owner of this mailbox, or an administrator, can change it."))
+            mailbox.sudo().mcl_replies_enabled = not mailbox.sudo().mcl_replies_enabled
+        return True
+
+    def _mcl_replies_may_check(self):
+        """Whether the replies cron may log in now: terms accepted, and not a password the server refused
+        and nobody re-entered since (each refused login counts against the account at the provider)."""
+        self.ensure_one()
+        mailbox = self.sudo()
+        refused = (mailbox.mcl_replies_error_code in self._mcl_replies_credentials_codes
+                   and mailbox.mcl_last_error == mailbox.mcl_replies_error)
+        return mailbox.mcl_consent_version == TERMS_VERSION and not refused
+
+    def _mcl_replies_failed(self, message, code):
+        """Show on the mailbox's status why the replies could not be checked, like a failed send."""
+        self._mcl_record_problem(message)
+        self.sudo().write({
+            "mcl_replies_checked_on": fields.Datetime.now(),
+            "mcl_replies_result": self.env._("Check failed: see the mailbox's status."),
+            "mcl_replies_error": message,
+            "mcl_replies_error_code": code,
+        })
+
+    def _mcl_replies_succeeded(self, summary):
+        """Record what the check found; a problem that a check recorded is over."""
+        mailbox = self.sudo()
+        values = {"mcl_replies_checked_on": fields.Datetime.now(), "mcl_replies_result": summary,
+                  "mcl_replies_error": False, "mcl_replies_error_code": False}
+        if mailbox.mcl_replies_error and mailbox.mcl_last_error == mailbox.mcl_replies_error:
+            values["mcl_last_error"] = False
+        mailbox.write(values)

@@ -1,13 +1,19 @@
 import hashlib
 import json
+from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.tools import email_normalize, email_normalize_all, html2plaintext, plaintext2html, str2bool
+from odoo.tools import email_normalize, email_normalize_all, html2plaintext, str2bool
 from odoo.tools.mail import append_content_to_html, email_split_and_format_normalize
 
 # Failures a personal mailbox causes (connection, login, refusal while sending):
 # the email is kept and sent again once the owner fixes the mailbox.
 MAILBOX_FAILURES = ("mail_smtp", "unknown")
+# An email whose connection was lost after its content went out: it may have left.
+FATE_UNKNOWN = "mcl_fate_unknown"
+# Automatic retries after a passing problem: RETRY_FIRST seconds, doubled each time up to RETRY_LONGEST,
+# for RETRY_FOR; then the email waits for its owner like the others.
+RETRY_FIRST, RETRY_LONGEST, RETRY_FOR = 30, 1800, timedelta(days=1)
 
 
 class MailMail(models.Model):
@@ -16,6 +22,10 @@ class MailMail(models.Model):
     # What the email carried when its writer created it: subject, sender, Reply-To, author and
     # attachments live on its mail.message, which others who may write the document can change.
     mcl_fingerprint = fields.Char(string="Content fingerprint", groups=fields.NO_ACCESS, copy=False, readonly=True)
+    failure_type = fields.Selection(selection_add=[(FATE_UNKNOWN, "Maybe sent (connection lost while sending)")],
+                                    ondelete={FATE_UNKNOWN: "set null"})
+    mcl_retry_count = fields.Integer(string="Automatic retries", readonly=True, copy=False)
+    mcl_first_failure = fields.Datetime(string="First failed on", readonly=True, copy=False)
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -149,75 +159,96 @@ class MailMail(models.Model):
         return bool(self.env["fetchmail.server"].sudo().search_count([("state", "=", "done")], limit=1))
 
     # ------------------------------------------------------------------
-    # Failures: the owner is told, and the email waits for the fix
+    # Failures: retried when passing, else kept for the owner, who is told once per mailbox
     # ------------------------------------------------------------------
 
     def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
-        """Keep the failed email of a personal mailbox and tell its owner what to do.
+        """Retry, keep or flag the emails a personal mailbox failed to send.
 
-        The notifications, which colleagues read, get a generic reason: the server's reply, its host
-        and the login stay on the email and the mailbox, for the owner and administrators.
+        An email failed by a passing problem (provider down, slow, "try later") goes back to the queue
+        for a later try; one that may have left (connection lost after its content) waits for its
+        owner's choice; the others wait for the mailbox's fix.  Nothing is written here that the
+        invoice send job writes too: the owners are told afterwards, in their own transaction
+        (``ir.mail_server._cron_mcl_report_failures``).  The notifications, which colleagues read,
+        get a generic reason: the server's reply stays on the email and the mailbox.
         """
-        if failure_type in MAILBOX_FAILURES and self._mcl_report_failure(failure_type) and failure_reason:
-            failure_reason = _("The sender's mailbox could not send it; its owner has been told what to do.")
-        return super()._postprocess_sent_message(success_pids, failure_reason=failure_reason,
-                                                 failure_type=failure_type)
-
-    def _mcl_report_failure(self, failure_type):
-        """Tell the owners of the personal mailboxes these emails failed through; return those emails."""
+        if failure_type not in MAILBOX_FAILURES:
+            return super()._postprocess_sent_message(success_pids, failure_reason=failure_reason,
+                                                     failure_type=failure_type)
         mailboxes = self.env["ir.mail_server"]._mcl_mailboxes_by_address()
-        reported = self.browse()
-        for mail in self.sudo():
-            mailbox = mail._mcl_personal_mailbox(mailboxes)
-            if not mailbox:
-                continue
-            reported |= mail
-            mail.failure_type = failure_type
-            in_owner_lang = mail.with_context(lang=mailbox.owner_user_id.lang)
-            if not mailbox.mcl_last_error:
-                mailbox._mcl_record_problem(in_owner_lang._mcl_failure_diagnosis())
-            in_owner_lang._mcl_schedule_fix_activity(mailbox)
-        return reported
+        by_kind = self.sudo().grouped(lambda mail: mail._mcl_failure_kind(mailboxes))
+        retried = by_kind.pop("retry", self.browse())
+        retried._mcl_retry_later()
+        kept = self.browse().concat(*by_kind.values()).with_env(self.env)
+        if by_kind.keys() - {"shared"}:
+            failure_reason = (_("The connection to the sender's mailbox was lost while sending it: it may have "
+                                "left. Its owner has been asked to check.") if "fate_unknown" in by_kind
+                              else _("The sender's mailbox could not send it; its owner has been told what to do."))
+            self.env.ref("mcl_mailbox.ir_cron_mcl_mailbox_report_failures")._trigger()
+        result = super(MailMail, kept)._postprocess_sent_message(success_pids, failure_reason=failure_reason,
+                                                                 failure_type=failure_type)
+        by_kind.get("owner", self.browse()).write({"failure_type": failure_type})
+        by_kind.get("fate_unknown", self.browse()).write({"failure_type": FATE_UNKNOWN})
+        self.env.cr.precommit.data.pop("mcl_mailbox.failures", None)  # said of this failure only
+        return result
+
+    def _mcl_failure_kind(self, mailboxes):
+        """What to do with this failed email: ``shared`` (not a personal mailbox's), ``retry``,
+        ``fate_unknown`` or ``owner`` (wait for the fix), as the mailbox noted it while failing."""
+        mailbox = self._mcl_personal_mailbox(mailboxes)
+        if not mailbox:
+            return "shared"
+        failures = self.env.cr.precommit.data.get("mcl_mailbox.failures", {})
+        kind = failures.pop(("message", self.message_id), None) or failures.get(("mailbox", mailbox.id), "owner")
+        if kind == "retry" and self.mcl_first_failure and \
+                fields.Datetime.now() - self.mcl_first_failure > RETRY_FOR:
+            return "owner"  # it did not pass in a day: the owner must look
+        return kind
+
+    def _mcl_retry_later(self):
+        """Queue these emails again for a later try, further apart each time (RETRY_FIRST seconds, doubled,
+        at most RETRY_LONGEST); the mail queue's cron runs again then."""
+        if not self:
+            return
+        now = fields.Datetime.now()
+        for count, mails in self.grouped("mcl_retry_count").items():
+            mails.write({
+                "state": "outgoing", "failure_type": False, "mcl_retry_count": count + 1,
+                "scheduled_date": now + timedelta(seconds=min(RETRY_FIRST * 2 ** count, RETRY_LONGEST)),
+            })
+        for mail in self.filtered(lambda mail: not mail.mcl_first_failure):
+            mail.mcl_first_failure = now
+        # Odoo marks them failed while it sends: they wait, they have not failed.
+        self.env["mail.notification"].sudo().search([
+            ("mail_mail_id", "in", self.ids), ("notification_type", "=", "email"),
+            ("notification_status", "not in", ("sent", "canceled")),
+        ]).write({"notification_status": "ready", "failure_type": False, "failure_reason": False})
+        self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger(min(self.mapped("scheduled_date")))
 
     def _mcl_failure_diagnosis(self):
         return "\n".join([
-            _("Outgoing mail (SMTP): sending failed."),
-            _("What to do: check the mailbox at your provider, then open it and click "
-              "“Test connection and save”: the waiting emails then leave again."),
-            _("Server reply: %s", self.failure_reason or _("none")),
+            self.env._("Outgoing mail (SMTP): sending failed."),
+            self.env._("What to do: check the mailbox at your provider, then open it and click "
+                       "“Test connection and save”: the waiting emails then leave again."),
+            self.env._("Server reply: %s", self.failure_reason or self.env._("none")),
         ])
 
-    def _mcl_schedule_fix_activity(self, mailbox):
-        """One to-do per document for the owner, on the document whose email waits.
-
-        Colleagues who read the document read the to-do too: it says where to look, never the login,
-        the servers or their reply, which only the mailbox shows its owner.
-        """
-        owner = mailbox.owner_user_id
-        record = self._mcl_activity_record(mailbox)
-        activity_type = self.env.ref("mcl_mailbox.mail_activity_type_mailbox_failure")
-        if record.activity_ids.filtered(lambda a: a.activity_type_id == activity_type and a.user_id == owner):
-            return
-        note = _(
-            "The email “%(subject)s” could not leave through your mailbox “%(mailbox)s”.\n\n"
-            "Open Preferences > Mailboxes: the mailbox says what went wrong. Click Change on it, "
-            "then “Test connection and save”.",
-            subject=self.subject or "", mailbox=mailbox.name,
-        )
-        record.activity_schedule(
-            "mcl_mailbox.mail_activity_type_mailbox_failure", user_id=owner.id, note=plaintext2html(note),
-        )
+    @api.model
+    def _mcl_waiting_for(self, mailbox):
+        """The emails waiting because of ``mailbox``: retried, kept for its fix, or of unknown fate."""
+        mails = self.sudo().search([
+            ("email_from", "ilike", mailbox.mcl_email), "|",
+            "&", ("state", "=", "outgoing"), ("mcl_retry_count", ">", 0),
+            "&", ("state", "=", "exception"), ("failure_type", "in", (*MAILBOX_FAILURES, FATE_UNKNOWN)),
+        ])
+        mailboxes = {mailbox.mcl_email: mailbox}
+        return mails.filtered(lambda mail: mail._mcl_personal_mailbox(mailboxes) == mailbox)
 
     def _mcl_document(self):
         """The document this email is about, or an empty recordset."""
         if self.model and self.res_id and self.model in self.env:
             return self.env[self.model].browse(self.res_id).exists()
         return self.env["ir.mail_server"].browse()
-
-    def _mcl_activity_record(self, mailbox):
-        """The document of the email when it takes activities, else the owner's contact."""
-        record = self._mcl_document()
-        return record if record and "activity_ids" in record._fields else mailbox.owner_user_id.partner_id
 
     def _mcl_requeue(self, mailbox):
         """Queue the failed emails again, without the recipients already served; close the to-dos."""
@@ -228,10 +259,7 @@ class MailMail(models.Model):
             notification.mail_mail_id.recipient_ids -= notification.res_partner_id
         done = self.filtered(lambda mail: not mail.recipient_ids and not mail.email_to and not mail.email_cc)
         done.write({"state": "sent", "failure_reason": False})
-        (self - done).write({"state": "outgoing", "failure_reason": False, "failure_type": False})
-        for mail in self:
-            mail._mcl_activity_record(mailbox).activity_feedback(
-                ["mcl_mailbox.mail_activity_type_mailbox_failure"], user_id=mailbox.owner_user_id.id,
-                feedback=_("The mailbox works again: the email is queued to be sent."),
-            )
+        (self - done).write({"state": "outgoing", "failure_reason": False, "failure_type": False,
+                             "mcl_retry_count": 0, "mcl_first_failure": False, "scheduled_date": False})
         self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()
+        self.env.ref("mcl_mailbox.ir_cron_mcl_mailbox_report_failures")._trigger()

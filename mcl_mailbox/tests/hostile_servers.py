@@ -21,8 +21,8 @@ class HostileServer(ThreadedTCPServer):
     """A server that misbehaves in one way, named by ``behaviour`` (a method of _Session).
 
     ``tls_context`` (a server context) wraps the connection first for "flood", "no_auth",
-    "trickle_after_login", "flood_after_login" and "silent_then_close".  ``received`` holds the
-    lines "imap_recorder" received.
+    "trickle_after_login", "flood_after_login", "vanish_after_data" and "silent_then_close".
+    ``received`` holds the lines "imap_recorder" received, or the messages "vanish_after_data" kept.
     """
 
     def __init__(self, behaviour, tls_context=None):
@@ -109,6 +109,11 @@ class _Session(socketserver.BaseRequestHandler):
         answers MAIL FROM with FLOOD_LINES "250-" lines at once."""
         self._smtp_then(self._flood)
 
+    def vanish_after_data(self):
+        """SMTP over TLS that passes the set-up test; on later connections it takes the first message
+        whole (in ``received``, as a server that stored it), then hangs up before answering it."""
+        self._smtp_then(lambda sock: None, vanish_after_data=True)
+
     def _trickle(self, sock):
         for _second in range(TRICKLE_SECONDS * 2):
             if self.server.stopping.wait(0.5):
@@ -119,7 +124,7 @@ class _Session(socketserver.BaseRequestHandler):
     def _flood(sock):
         sock.sendall(b"250-x\r\n" * FLOOD_LINES)
 
-    def _smtp_then(self, answer_mail_from):
+    def _smtp_then(self, answer_mail_from, vanish_after_data=False):
         hostile = next(self.server.sessions) > 0  # the first connection is the set-up test
         sock = self._tls()
         sock.sendall(b"220 localhost ESMTP\r\n")
@@ -132,7 +137,10 @@ class _Session(socketserver.BaseRequestHandler):
                 sock.sendall(b"235 2.7.0 Authentication successful\r\n")
             elif verb == b"DATA":
                 sock.sendall(b"354 go ahead\r\n")
-                next((body for body in lines if body.rstrip(b"\r\n") == b"."), None)
+                body = list(itertools.takewhile(lambda body: body.rstrip(b"\r\n") != b".", lines))
+                if hostile and vanish_after_data:
+                    self.server.received.append(b"".join(body).decode("utf-8", "replace"))
+                    return
                 sock.sendall(b"250 2.0.0 queued\r\n")
             elif verb == b"QUIT":
                 sock.sendall(b"221 2.0.0 Bye\r\n")

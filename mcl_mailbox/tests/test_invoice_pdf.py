@@ -290,6 +290,32 @@ class TestInvoicePdf(MailboxCase, HttpCase):
         self.assertIn(FOOTER, pages[-1], "the footer ends the last page")
         self.assert_embeds_its_font(pdf)
 
+    def test_a_batch_from_the_list_gets_each_patient_their_own_pdf(self):
+        """Odoo renders the list's batch in one wkhtmltopdf call; Debian's build refuses more than one document,
+        so each invoice gets its own call, and its own PDF, whichever build is installed."""
+        self.require_tools()
+        invoices = self.env["account.move"].concat(*(
+            self.make_move("out_invoice", (1, 30.0 + number, f"Séance n° {number}")) for number in range(3)))
+        self.env["account.move.send.batch.wizard"].with_user(self.doctor).with_context(
+            active_model="account.move", active_ids=invoices.ids,
+        ).create({}).action_send_and_print()
+        with wkhtmltopdf_deadline(DEADLINE * 3):
+            self.env["account.move"].with_context(force_report_rendering=True)._cron_account_move_send()
+        self.assertFalse(invoices.filtered("sending_data"), "the batch went through the send job")
+        self.env["mail.mail"].process_email_queue()
+
+        received = {message["Subject"]: message for message in self.inbox()}
+        self.assertEqual(len(received), 3, "each patient's email arrived")
+        for number, invoice in enumerate(invoices):
+            [message] = [message for subject, message in received.items() if invoice.name in subject]
+            [pdf] = list(message.iter_attachments())
+            self.assertIn(invoice.name.replace("/", "_"), pdf.get_filename())
+            text = self.pdf_text(pdf.get_content())
+            self.assertIn(f"Séance n° {number}", text, "the patient's own invoice")
+            self.assertEqual([other.name for other in invoices - invoice if other.name in text], [],
+                             "and nobody else's")
+            self.assertEqual(invoice.invoice_pdf_report_id.raw, pdf.get_content())
+
     def test_wkhtmltopdf_says_whether_its_qt_is_patched(self):
         detect = wkhtmltopdf_has_patched_qt.__wrapped__  # not the answer cached for the process
         for version, patched in [("wkhtmltopdf 0.12.6 (with patched qt)\n", True), ("wkhtmltopdf 0.12.6\n", False)]:

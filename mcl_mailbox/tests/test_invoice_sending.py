@@ -1,6 +1,10 @@
 """Invoices leave from the sender's own mailbox: read back over IMAP from the patient's mailbox."""
 
-from odoo import Command
+from datetime import timedelta
+
+from freezegun import freeze_time
+
+from odoo import Command, fields
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
@@ -152,35 +156,79 @@ class TestInvoiceSending(InvoiceCase):
         self.assertEqual({message["From"].addresses[0].addr_spec for message in received}, {self.doctor_address})
         self.assertTrue(all(SIGNATURE in message.get_body(("html",)).get_content() for message in received))
 
-    def test_an_outage_keeps_the_emails_and_sends_each_once_after_the_fix(self):
+    def failure_todos(self, mailbox):
+        """The owner's to-dos about emails waiting on ``mailbox``, once Odoo told them (after the sending)."""
+        self.env["ir.mail_server"]._cron_mcl_report_failures()
+        return self.env["mail.activity"].search([
+            ("mcl_mail_server_id", "=", mailbox.id),
+            ("activity_type_id", "=", self.env.ref("mcl_mailbox.mail_activity_type_mailbox_failure").id),
+        ])
+
+    def test_a_provider_asking_to_try_later_gets_the_emails_again_by_itself(self):
         mailbox = self.doctor_mailbox()
         invoices = self.make_invoice(self.doctor) + self.make_invoice(self.doctor)
         self.stack.set_smtp_reply(self.doctor_address, "454 4.7.0 Temporary authentication failure")
         self.addCleanup(self.stack.set_smtp_reply, self.doctor_address, None)
-        activity_type = self.env.ref("mcl_mailbox.mail_activity_type_mailbox_failure")
-
         for invoice in invoices:
             self.send_wizard(self.doctor, invoice).action_send_and_print()
 
         mails = self.invoice_mails(invoices)
-        self.assertEqual(len(mails), 2)
-        self.assertEqual(set(mails.mapped("state")), {"exception"})
-        self.assertEqual(set(mails.mapped("failure_type")), {"mail_smtp"})
-        self.assertTrue(all("454" in mail.failure_reason for mail in mails), mails.mapped("failure_reason"))
-        self.assertEqual(mailbox.mcl_state, "attention")
-        activities = invoices.activity_ids.filtered(lambda activity: activity.activity_type_id == activity_type)
-        self.assertEqual(activities.mapped("user_id"), self.doctor)
-        self.assertEqual(sorted(activities.mapped("res_id")), sorted(invoices.ids), "one to-do per invoice")
-        self.assertIn("Test connection and save", activities[0].note)
+        self.assertEqual(set(mails.mapped("state")), {"outgoing"}, "kept in the queue, for a later try")
+        self.assertEqual(set(mails.mapped("mcl_retry_count")), {1})
+        self.assertEqual(set(invoices.mapped("mcl_sending_status")), {"retrying"}, "each invoice says so")
+        self.assertTrue(all(invoice.mcl_next_try > fields.Datetime.now() for invoice in invoices))
+        self.assertEqual(set(mails.mail_message_id.notification_ids.mapped("notification_status")), {"ready"},
+                         "the chatter shows them waiting, not failed")
+        todo = self.failure_todos(mailbox)
+        self.assertEqual(len(todo), 1, "the owner is told once for the mailbox, not once per invoice")
+        self.assertEqual(todo.user_id, self.doctor)
+        self.assertIn("2 email(s) wait", todo.note)
+        self.assertIn("tries again by itself", todo.note)
         self.assertFalse(self.inbox())
 
         self.stack.set_smtp_reply(self.doctor_address, None)  # the provider is back
+        self.env["mail.mail"].process_email_queue()
+        self.assertFalse(self.inbox(), "not before their time")
+        with freeze_time(max(mails.mapped("scheduled_date")) + timedelta(seconds=1)):
+            self.env["mail.mail"].process_email_queue()
+            self.env["mail.mail"].process_email_queue()  # a second run finds nothing more
+        self.assertEqual(sorted(message["Subject"] for message in self.inbox()),
+                         sorted(f"Votre facture {name} du cabinet" for name in invoices.mapped("name")),
+                         "each arrives exactly once, nobody acting")
+        self.assertEqual(mailbox.mcl_state, "connected", "the mailbox is fine again by itself")
+        self.assertFalse(self.failure_todos(mailbox), "and the to-do is done")
+        self.assertEqual(set(invoices.mapped("mcl_sending_status")), {False})
+
+    def test_a_refused_password_keeps_the_emails_until_the_owner_fixes_the_mailbox(self):
+        mailbox = self.doctor_mailbox()
+        invoices = self.make_invoice(self.doctor) + self.make_invoice(self.doctor)
+        self.stack.set_smtp_reply(self.doctor_address, "535 5.7.8 Username and Password not accepted")
+        self.addCleanup(self.stack.set_smtp_reply, self.doctor_address, None)
+        for invoice in invoices:
+            self.send_wizard(self.doctor, invoice).action_send_and_print()
+
+        mails = self.invoice_mails(invoices)
+        self.assertEqual(set(mails.mapped("state")), {"exception"})
+        self.assertEqual(set(mails.mapped("failure_type")), {"mail_smtp"})
+        self.assertTrue(all("535" in mail.failure_reason for mail in mails), mails.mapped("failure_reason"))
+        self.assertEqual(mailbox.mcl_state, "attention")
+        self.assertEqual(set(invoices.mapped("mcl_sending_status")), {"held"})
+        todo = self.failure_todos(mailbox)
+        self.assertEqual(len(todo), 1, "one to-do for the mailbox")
+        self.assertIn(todo.res_id, invoices.ids, "on a document whose email waits")
+        self.assertIn("Test connection and save", todo.note)
+        self.assertFalse(self.inbox())
+        with freeze_time(fields.Datetime.now() + timedelta(days=2)):
+            self.env["mail.mail"].process_email_queue()
+        self.assertFalse(self.inbox(), "a refused password is not tried again and again")
+
+        self.stack.set_smtp_reply(self.doctor_address, None)  # the owner made a new app password
         for _attempt in range(2):  # saving twice must not send twice
             setup = self.env["mcl.mailbox.setup"].with_user(self.doctor)._action_open(mailbox)
             self.env["mcl.mailbox.setup"].with_user(self.doctor).browse(setup["res_id"]).action_test_and_save()
             self.env["mail.mail"].process_email_queue()
 
         self.assertEqual(mailbox.mcl_state, "connected")
-        self.assertFalse(invoices.activity_ids.filtered(lambda activity: activity.activity_type_id == activity_type))
+        self.assertFalse(self.failure_todos(mailbox))
         self.assertEqual(sorted(message["Subject"] for message in self.inbox()),
                          sorted(f"Votre facture {name} du cabinet" for name in invoices.mapped("name")))

@@ -17,7 +17,8 @@ from .security_common import RpcMixin
 from .test_invoice_sending import SIGNATURE, InvoiceCase
 from .test_security_isolation import TRIPWIRE
 
-FAILURE_REPLY = "454 4.7.0 Temporary authentication failure"
+# A refusal that waits for the owner (a passing "454 try later" is retried by itself instead).
+FAILURE_REPLY = "535 5.7.8 Username and Password not accepted (revoked)"
 
 
 @tagged("post_install", "-at_install")
@@ -225,7 +226,8 @@ class TestSendingSecurity(RpcMixin, HttpCase, InvoiceCase):
         self.addCleanup(self.stack.set_smtp_reply, self.doctor_address, None)
         invoice = self.make_invoice(self.doctor)
         self.send_wizard(self.doctor, invoice).action_send_and_print()
-        self.assertIn("454", self.mailbox.mcl_diagnosis, "the diagnosis stays on the mailbox, for its owner")
+        self.assertIn("535", self.mailbox.mcl_diagnosis, "the diagnosis stays on the mailbox, for its owner")
+        self.env["ir.mail_server"]._cron_mcl_report_failures()  # the owner is told, after the sending
 
         activity_type = self.env.ref("mcl_mailbox.mail_activity_type_mailbox_failure")
         notes, error = self.xmlrpc(self.physio, "mail.activity", "search_read",
@@ -233,7 +235,7 @@ class TestSendingSecurity(RpcMixin, HttpCase, InvoiceCase):
         self.assertFalse(error)
         self.assertIn(invoice.id, [note["res_id"] for note in notes], "the colleague reads the invoice's to-do")
         for note in notes:
-            for secret in ("454", "Temporary authentication", self.doctor_address, "localhost",
+            for secret in ("535", "not accepted", self.doctor_address, "localhost",
                            str(self.ports["smtps"]), str(self.ports["imaps"])):
                 self.assertNotIn(secret, note["note"])
             self.assertIn("Preferences", note["note"], "it says where to look")
@@ -247,12 +249,12 @@ class TestSendingSecurity(RpcMixin, HttpCase, InvoiceCase):
                                       ["mcl_state", "mcl_diagnosis"])
         self.assertFalse(error)
         self.assertEqual(values["mcl_state"], "attention")
-        for secret in ("454", self.doctor_address, "localhost", str(self.ports["smtps"])):
+        for secret in ("535", self.doctor_address, "localhost", str(self.ports["smtps"])):
             self.assertNotIn(secret, values["mcl_diagnosis"])
         _values, error = self.xmlrpc(self.secretary, "ir.mail_server", "read", [self.mailbox.id], ["mcl_last_error"])
         self.assertIn("AccessError", error, "the raw last problem is for administrators")
         [values], error = self.xmlrpc(self.doctor, "ir.mail_server", "read", [self.mailbox.id], ["mcl_diagnosis"])
-        self.assertIn("454", values["mcl_diagnosis"], "the owner reads the whole diagnosis")
+        self.assertIn("535", values["mcl_diagnosis"], "the owner reads the whole diagnosis")
 
     def test_a_waiting_email_changed_by_a_colleague_no_longer_leaves_through_her_mailbox(self):
         """Review N1/N3: the doctor's email waits (password revoked); a colleague who may write the invoice
@@ -269,7 +271,7 @@ class TestSendingSecurity(RpcMixin, HttpCase, InvoiceCase):
         self.assertFalse(error)
         self.assertTrue(reasons, "the colleague sees that it failed")
         for reason in reasons:
-            for secret in ("454", "Temporary authentication", "localhost", str(self.ports["smtps"])):
+            for secret in ("535", "not accepted", "localhost", str(self.ports["smtps"])):
                 self.assertNotIn(secret, reason["failure_reason"] or "")
 
         _result, error = self.xmlrpc(self.secretary, "mail.message", "write", [mail.mail_message_id.id],

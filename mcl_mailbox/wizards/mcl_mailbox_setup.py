@@ -320,6 +320,7 @@ class McLMailboxSetup(models.TransientModel):
             "mcl_delegate_user_ids": [Command.set(self.delegate_user_ids.ids)],
             "mcl_password": password,
             "mcl_last_error": False,
+            "mcl_problem_passing": False,
             "mcl_diagnosis_date": fields.Datetime.now(),
         }
         if self.mail_server_id.mcl_consent_version != TERMS_VERSION:

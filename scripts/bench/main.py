@@ -12,10 +12,11 @@ from pathlib import Path
 
 from mailstack import Stack
 
-from . import clicks, connection, machine, report
+from . import clicks, connection, machine, replies, report
 from .odoo_side import BenchError, Odoo
 
 ROOT = Path(__file__).resolve().parents[2]
+replies.extend_report(report)  # the replies row (issue 14)
 
 
 def parse_args(argv=None):
@@ -149,6 +150,7 @@ class Run:
         if "install" in self.results:
             self.attempt("sending", self.sending)
             self.attempt("memory", self.memory)
+            self.attempt("replies", lambda: replies.measure(self.odoo, self.args, self.stack))
         self.results["duration"] = time.perf_counter() - self.began
         markdown = report.markdown(self.results)
         print()
