@@ -30,9 +30,12 @@
         "views/account_move_send_wizard_views.xml",
         "views/mail_compose_message_views.xml",
         "views/ir_mail_server_security_views.xml",
-        "views/account_move_sending_views.xml",
+        "views/account_move_views.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "mcl_mailbox/static/src/js/undo_send_action.js",
+        ],
         "web.assets_tests": [
             "mcl_mailbox/static/tests/tours/*.js",
         ],

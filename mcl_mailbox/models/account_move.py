@@ -195,3 +195,179 @@ class AccountMove(models.Model):
             author_id = self.env.context["mcl_mailbox_author_id"]
         return super()._message_compute_author(author_id=author_id, email_from=email_from,
                                                raise_on_email=raise_on_email)
+
+    # ------------------------------------------------------------------
+    # One-click sending
+    # ------------------------------------------------------------------
+
+    # Seconds an email still waits once its Undo button is gone: Undo works while the click's reply travels.
+    _mcl_undo_grace = 2
+    # Seconds an email waits at least once rendered: an Undo that waited for the rendering still cancels it.
+    _mcl_undo_rendering_margin = 5
+
+    mcl_one_click_label = fields.Char(
+        string="One-click send", compute="_compute_mcl_one_click_label",
+        help="The label of the button that sends this invoice to its patient in one click, when the current "
+             "user may (a default invoice template, a connected mailbox, a patient with an email address).",
+    )
+
+    @api.depends_context("uid")
+    @api.depends("state", "move_type", "partner_id.email", "is_move_sent", "sending_data")
+    def _compute_mcl_one_click_label(self):
+        for move in self:
+            if not move.id or move._mcl_one_click_refusal():
+                move.mcl_one_click_label = False
+            elif move.state == "draft":
+                move.mcl_one_click_label = self.env._("Confirm and send")
+            else:
+                move.mcl_one_click_label = self.env._("Send to %s", move.partner_id.name)
+
+    def _mcl_one_click_refusal(self):
+        """Why the current user cannot send this invoice in one click, or False."""
+        self.ensure_one()
+        _ = self.env._
+        patient = self.partner_id
+        if self.move_type != "out_invoice" or self.state not in ("draft", "posted"):
+            return _("%s is not a customer invoice to send.", self.display_name)
+        if self.is_move_sent or self.sending_data:
+            return _("%s has already been sent.", self.display_name)
+        if not patient.email:
+            return _("%(patient)s has no email address: add one on the contact to send %(invoice)s.",
+                     patient=patient.name or "?", invoice=self.display_name)
+        if patient.with_company(self.company_id).invoice_sending_method not in (False, "email"):
+            return _("%(patient)s receives their invoices otherwise than by email (contact, Invoicing tab): "
+                     "use Send for %(invoice)s.", patient=patient.name, invoice=self.display_name)
+        return self._mcl_sender_refusal()
+
+    def _mcl_sender_refusal(self):
+        """Why the current user cannot send this invoice from their mailbox with their template, or False."""
+        _ = self.env._
+        sending = self.env["account.move.send"]
+        mailbox = sending._mcl_sending_mailbox(self, self.env.user)
+        if not mailbox:
+            return _("Connect your mailbox in your Preferences to send %s in one click.", self.display_name)
+        if not sending._mcl_invoice_template(self):
+            return _("Choose a default invoice template in your Preferences to send %s in one click.",
+                     self.display_name)
+        if mailbox.mcl_state != "connected":
+            return _("Your mailbox %(mailbox)s needs attention: open it in your Preferences and click "
+                     "“Test connection and save”, then send %(invoice)s again.",
+                     mailbox=mailbox.mcl_email, invoice=self.display_name)
+        return False
+
+    def action_mcl_send_now(self):
+        """Send posted invoices in one click (the form's "Send to …", the list's "Send now")."""
+        drafts = self.filtered(lambda move: move.state == "draft")
+        if drafts:
+            raise UserError(self.env._("Confirm %s before sending it.", ", ".join(drafts.mapped("display_name"))))
+        return self._mcl_send_in_one_click()
+
+    def action_mcl_confirm_and_send(self):
+        """Confirm a draft invoice and send it in one click."""
+        return self._mcl_send_in_one_click()
+
+    def _mcl_send_in_one_click(self):
+        """Queue each invoice's email (its sender's template, their mailbox, the PDF) and return at once.
+
+        The send cron renders the PDF right away; the email waits in the mail queue until the undo delay
+        is over. A single refusal sends nothing.
+        """
+        refusals = [refusal for move in self if (refusal := move._mcl_one_click_refusal())]
+        if refusals or not self:
+            raise UserError("\n".join(refusals) or self.env._("Select the invoices to send."))
+        self.filtered(lambda move: move.state == "draft").action_post()
+        delay = self._mcl_undo_delay()
+        send_at = fields.Datetime.add(fields.Datetime.now(), seconds=delay + self._mcl_undo_grace)
+        # Odoo marks the invoice as sent when the send job makes its PDF; until then it waits in the job.
+        self.sending_data = {"author_user_id": self.env.uid, "author_partner_id": self.env.user.partner_id.id,
+                             "mcl_send_at": fields.Datetime.to_string(send_at)}
+        self.env.ref("account.ir_cron_account_move_send")._trigger()
+        self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger(send_at)
+        return self._mcl_undo_notification(fields.Datetime.to_string(send_at), delay)
+
+    def _mcl_undo_notification(self, send_at, delay):
+        """The client action showing what was sent, with an Undo button for ``delay`` seconds."""
+        _ = self.env._
+        if len(self) == 1:
+            patient = self.partner_id
+            message = _("Invoice sent to %(patient)s (%(email)s)", patient=patient.name, email=patient.email)
+        else:
+            message = _("%s invoices sent to their patients", len(self))
+        return {
+            "type": "ir.actions.client",
+            "tag": "mcl_mailbox_undo_send",
+            "params": {"message": message, "move_ids": self.ids, "send_at": send_at, "delay": delay,
+                       "next": {"type": "ir.actions.client", "tag": "soft_reload"}},
+        }
+
+    @api.model
+    def _mcl_undo_delay(self):
+        """Seconds the Undo button stays (system parameter ``mcl_mailbox.undo_delay``, default 10)."""
+        value = self.env["ir.config_parameter"].sudo().get_param("mcl_mailbox.undo_delay", "10")
+        try:
+            return max(0, int(value))
+        except ValueError:
+            return 10
+
+    def action_mcl_undo_send(self, send_at):
+        """Cancel the emails of the click whose emails leave at ``send_at``, rendered or not, while they wait.
+
+        The invoices, then their emails, are locked: a send cron rendering them, or a mail queue sending
+        them, has either finished (Odoo then retries this call) or finds them cancelled.
+        """
+        moves = self._mcl_lock(self.exists())
+        waiting = moves.filtered(lambda move: (move.sending_data or {}).get("mcl_send_at") == send_at
+                                 and move.sending_data.get("author_user_id") == self.env.uid)
+        mails = self._mcl_lock(self.env["mail.mail"].sudo().search([
+            ("model", "=", "account.move"), ("res_id", "in", moves.ids), ("state", "=", "outgoing"),
+            ("scheduled_date", ">=", send_at), ("create_uid", "=", self.env.uid),
+        ]))
+        # The mail queue takes an email once it is due, and locks it only when it writes its state: an email
+        # due within a second may be leaving already.
+        deadline = fields.Datetime.add(fields.Datetime.now(), seconds=1)
+        mails = mails.filtered(lambda mail: mail.state == "outgoing" and mail.scheduled_date > deadline)
+        mails.mail_message_id.notification_ids.filtered(
+            lambda notification: notification.mail_mail_id in mails).notification_status = "canceled"
+        mails.cancel()
+        cancelled = waiting | moves.filtered(lambda move: move.id in mails.mapped("res_id"))
+        waiting.sending_data = False
+        cancelled.is_move_sent = False
+        for move in cancelled:
+            move.message_post(body=self.env._("%(user)s cancelled sending this invoice to %(patient)s: the email "
+                                              "was not sent.", user=self.env.user.name, patient=move.partner_id.name))
+        return self._mcl_undo_result(cancelled, moves - cancelled)
+
+    def _mcl_lock(self, records):
+        """``records``, locked until the end of the transaction and read afresh."""
+        if records:
+            self.env.cr.execute(f'SELECT id FROM "{records._table}" WHERE id IN %s FOR UPDATE',  # noqa: S608
+                                [tuple(records.ids)])
+            records.invalidate_recordset()
+        return records
+
+    def _mcl_undo_result(self, cancelled, gone):
+        """The notification that says what Undo cancelled, and what had already left."""
+        _ = self.env._
+        if gone:
+            message = _("Too late: the email of %s has already been sent.", ", ".join(gone.mapped("display_name")))
+            kind = "warning"
+        else:
+            message = _("Sending cancelled: the email of %s will not be sent.",
+                        ", ".join(cancelled.mapped("display_name")))
+            kind = "info"
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"message": message, "type": kind, "next": {"type": "ir.actions.client", "tag": "soft_reload"}},
+        }
+
+    def _notify_by_email_get_base_mail_values(self, message, additional_values=None):
+        """The email of a one-click send waits in the mail queue until its undo delay is over."""
+        values = super()._notify_by_email_get_base_mail_values(message, additional_values=additional_values)
+        send_at = (len(self) == 1 and self.env.context.get("mcl_mailbox_author_id")
+                   and (self.sudo().sending_data or {}).get("mcl_send_at"))
+        if send_at and self._mcl_batch_sender():
+            # A rendering that outlasted the delay still leaves time for an Undo waiting for it to finish.
+            soonest = fields.Datetime.add(fields.Datetime.now(), seconds=self._mcl_undo_rendering_margin)
+            values["scheduled_date"] = max(fields.Datetime.to_datetime(send_at), soonest)
+        return values

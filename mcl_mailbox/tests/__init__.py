@@ -25,5 +25,7 @@ from . import test_invoice_pdf
 from . import test_patient_email
 from . import test_patient_email_browser
 from . import test_patient_email_attacks
+from . import test_one_click_send
 from . import test_patient_replies
 from . import test_batch_reliability
+from . import test_patient_replies_review

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from mailstack import Stack
 
-from . import clicks, connection, machine, replies, report
+from . import clicks, connection, machine, one_click, replies, report
 from .odoo_side import BenchError, Odoo
 
 ROOT = Path(__file__).resolve().parents[2]
+one_click.extend_report(report)  # the one-click rows in the table
 replies.extend_report(report)  # the replies row (issue 14)
 
 
@@ -138,6 +139,9 @@ class Run:
             results[name] = self.odoo.worker_rss(conf, db, f"server-{name}")
         return results
 
+    def one_click(self):
+        return one_click.measure(self.odoo, self.args, self.stack)
+
     def clicks(self):
         single, batch = clicks.summary(ROOT / "mcl_mailbox" / "static" / "tests" / "tours")
         return {"single": single, "batch": batch}
@@ -150,6 +154,7 @@ class Run:
         if "install" in self.results:
             self.attempt("sending", self.sending)
             self.attempt("memory", self.memory)
+            self.attempt("one_click", self.one_click)
             self.attempt("replies", lambda: replies.measure(self.odoo, self.args, self.stack))
         self.results["duration"] = time.perf_counter() - self.began
         markdown = report.markdown(self.results)
