@@ -1,10 +1,13 @@
-.PHONY: run test bench lint stop pot screenshots readme
+.PHONY: run test faults bench lint stop pot screenshots readme
 
 run:  ## the demo on http://localhost:8069
 	bash scripts/run_demo.sh
 
 test:  ## every test: lint, pure-Python, add-on and browser tests
 	bash scripts/run_tests.sh
+
+faults:  ## 200 invoices from the list while the SMTP server hangs then vanishes: each must arrive once, by itself
+	bash scripts/faults.sh
 
 lint:
 	bash scripts/bootstrap.sh && . scripts/env.sh && $$MCL_VENV/bin/ruff check . && $$MCL_VENV/bin/pylint --rcfile=.pylintrc-mandatory mcl_mailbox mcl_mailbox_demo

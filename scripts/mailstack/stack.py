@@ -150,7 +150,21 @@ class Stack:
 
     def _launch(self):
         dovecot.start(self.layout)
-        with open(self.layout.servers_log, "wb") as log:
+        self.start_servers()
+
+    # --- faults: the SMTP/IMAP-replay servers alone (Dovecot goes on) ---------------------------
+
+    def signal_servers(self, sig):
+        """Send ``sig`` to the SMTP servers' process (SIGSTOP: they hang; SIGCONT: they go on; SIGKILL:
+        they vanish, connections cut); False if it was not running."""
+        pid = self.pids()["servers"]
+        if pid:
+            os.kill(pid, sig)
+        return bool(pid)
+
+    def start_servers(self, append=False):
+        """Start the SMTP servers and wait until they answer; ``append`` to their log (a restart)."""
+        with open(self.layout.servers_log, "ab" if append else "wb") as log:
             servers = subprocess.Popen(
                 [sys.executable, str(PACKAGE_DIR), "serve", *self._where()],
                 stdin=subprocess.DEVNULL,
