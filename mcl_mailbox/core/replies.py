@@ -182,10 +182,13 @@ def fetch_candidates(client, uids):
     found = {}
     for meta, literal in _fetch_items(data):
         uid, size = _UID.search(meta), _SIZE.search(meta)
-        if not uid or not size or len(literal) > HEADER_MAX:
+        if not uid or not size:
             raise ReplyProtocolError("a FETCH answer is not what was asked for")
         if int(uid.group(1)) in uids:
-            found[int(uid.group(1))] = Candidate(int(uid.group(1)), int(size.group(1)), literal)
+            # Anyone may write a message with huge threading headers: it is no reply of Odoo's, and it must
+            # not stop the search at every run (the caller ignores a candidate without headers).
+            headers = literal if len(literal) <= HEADER_MAX else b""
+            found[int(uid.group(1))] = Candidate(int(uid.group(1)), int(size.group(1)), headers)
     return [found[uid] for uid in sorted(found)]
 
 

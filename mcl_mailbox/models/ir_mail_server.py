@@ -326,7 +326,7 @@ class IrMailServer(models.Model):
         ``mcl_mailbox.message_timeout``, else six times the connection timeout."""
         value = self.env["ir.config_parameter"].sudo().get_param("mcl_mailbox.message_timeout")
         try:
-            return max(1.0, float(value))
+            return max(1.0, float(value)) if value else 6 * self._mcl_timeout()
         except (TypeError, ValueError):
             return 6 * self._mcl_timeout()
 
@@ -616,13 +616,15 @@ class IrMailServer(models.Model):
         return True
 
     def _mcl_replies_may_check(self):
-        """Whether the replies cron may log in now: terms accepted, and not a password the server refused
+        """Whether the replies cron may log in now: its owner still works here (an archived user's mailbox
+        sends nothing, so it is not read either), terms accepted, and not a password the server refused
         and nobody re-entered since (each refused login counts against the account at the provider)."""
         self.ensure_one()
         mailbox = self.sudo()
         refused = (mailbox.mcl_replies_error_code in self._mcl_replies_credentials_codes
                    and mailbox.mcl_last_error == mailbox.mcl_replies_error)
-        return mailbox.mcl_consent_version == TERMS_VERSION and not refused
+        return (mailbox._mcl_may_be_used_by(mailbox.owner_user_id)
+                and mailbox.mcl_consent_version == TERMS_VERSION and not refused)
 
     def _mcl_replies_failed(self, message, code):
         """Show on the mailbox's status why the replies could not be checked, like a failed send."""

@@ -1,5 +1,6 @@
 import dataclasses
 import email
+import email.parser
 import email.policy
 import logging
 import threading
@@ -136,6 +137,16 @@ class McLMailboxReplyFolder(models.Model):
             self.create(dict(values, mail_server_id=mailbox.id, name=scan.name))
 
 
+@dataclasses.dataclass(frozen=True)
+class _Threading:
+    """The header fields of a message that say what it answers, and who wrote it."""
+
+    message_id: str
+    routed: list  # the references Odoo's gateway routes on
+    named: list  # every Message-ID it names
+    sender: str  # its From, normalized; False unless one address
+
+
 class _Run:
     """The check of one mailbox: which candidates are real replies, and posting them through the gateway."""
 
@@ -171,47 +182,69 @@ class _Run:
 
     def verdict(self, candidate):
         """"reply" when the candidate answers an email that left from this mailbox to its sender."""
-        headers = email.message_from_bytes(candidate.headers, policy=email.policy.SMTP)
-        message_id = decode_message_header(headers, "Message-Id").strip()
-        if not message_id or message_id in self.seen:
+        threading_ = self._threading(candidate.headers)
+        if not threading_ or threading_.message_id in self.seen:
             return "ignore"
-        self.seen.add(message_id)
+        self.seen.add(threading_.message_id)
         Message = self.env["mail.message"].sudo()
-        if Message.search_count([("message_id", "=", message_id)], limit=1):
+        if Message.search_count([("message_id", "=", threading_.message_id)], limit=1):
             return "ignore"  # in Odoo already (an earlier check, the catchall)
-        document = self._routed_document(headers)
-        if not document or not self._anchor(headers, document):
+        document = self._routed_document(threading_)
+        if not document or not self._anchor(threading_, document):
             return "ignore"
         if candidate.size > self.max_size:
             self.counts["too_large"] += 1
             return "too_large"
         return "reply"
 
-    def _routed_document(self, headers):
+    def _threading(self, raw):
+        """The threading of a message, read as Odoo's mail gateway reads it, or None when it has none or
+        its headers cannot be read: anyone can write to the mailbox, and Python's email parser raises on
+        some broken headers (a Message-ID "<"); such a message is left alone, never a stop of the check."""
+        try:
+            headers = email.parser.BytesParser(policy=email.policy.SMTP).parsebytes(raw, headersonly=True)
+            message_id = decode_message_header(headers, "Message-Id").strip()
+            references = decode_message_header(headers, "References")
+            in_reply_to = decode_message_header(headers, "In-Reply-To").strip()
+            sender = email_normalize(decode_message_header(headers, "From"))
+        except Exception as error:  # whatever the parser raises, the message is not read
+            _logger.info("A message in mailbox %s has unreadable headers (%s): left alone", self.mailbox.id,
+                         type(error).__name__)
+            return None
+        if not message_id or "\x00" in message_id + references + in_reply_to:
+            return None
+        # What mail.thread.message_route looks at: References, else In-Reply-To, the latest 32.
+        routed = [ref.strip() for ref in unfold_references(references or in_reply_to)
+                  if "reply_to" not in ref][-REFERENCES_ROUTED:]
+        named = unfold_references(f"{references} {in_reply_to}")
+        return _Threading(message_id, routed, named, sender)
+
+    def _routed_document(self, threading_):
         """(model, id) the mail gateway will post the message on: its latest known reference, as Odoo picks it."""
-        references = decode_message_header(headers, "References") or decode_message_header(headers, "In-Reply-To")
-        routed = [ref.strip() for ref in unfold_references(references) if "reply_to" not in ref][-REFERENCES_ROUTED:]
         message = self.env["mail.message"].sudo().search(
-            [("message_id", "in", routed)], limit=1, order="id desc") if routed else None
+            [("message_id", "in", threading_.routed)], limit=1, order="id desc") if threading_.routed else None
         if not message or not message.model or not message.res_id or message.model not in self.env:
             return None
         return message.model, message.res_id
 
-    def _anchor(self, headers, document):
+    def _anchor(self, threading_, document):
         """An email on ``document`` named by the headers, that left from this mailbox to the sender, if any."""
-        sender = email_normalize(decode_message_header(headers, "From"))
-        named = unfold_references(" ".join(
-            decode_message_header(headers, name) for name in ("References", "In-Reply-To")))
+        if not threading_.sender:
+            return None
         messages = self.env["mail.message"].sudo().search([
-            ("message_id", "in", named), ("model", "=", document[0]), ("res_id", "=", document[1]),
+            ("message_id", "in", threading_.named), ("model", "=", document[0]), ("res_id", "=", document[1]),
         ])
-        return next((message for message in messages if sender and self._sent_to(message, sender)), None)
+        return next((message for message in messages if self._sent_to(message, threading_.sender)), None)
 
     def _sent_to(self, message, sender):
-        """Whether ``message`` left from this mailbox to ``sender``: the mail queue's rule, from the message."""
+        """Whether ``message`` left from this mailbox to ``sender``: the mail queue's rule, from the message.
+
+        Its recipients are those it was emailed to: a colleague who follows the document and was only
+        notified in Odoo never received it, and a "reply" with their address is someone else's."""
         writer = message.create_uid
         record = self.env[message.model].browse(message.res_id)
-        recipients = message.partner_ids | message.notification_ids.res_partner_id
+        emailed = message.notification_ids.filtered(lambda notification: notification.notification_type == "email")
+        recipients = message.partner_ids.filtered("partner_share") | emailed.res_partner_id
         return (
             message.message_type not in ("email", "user_notification")
             and email_normalize(message.email_from) == self.mailbox.mcl_email
@@ -221,17 +254,29 @@ class _Run:
         )
 
     def post(self, candidate, raw):
-        """Post one reply through Odoo's mail gateway; a failure leaves it in the mailbox only."""
-        headers = email.message_from_bytes(candidate.headers, policy=email.policy.SMTP)
-        document = self._routed_document(headers)
-        anchor = self._anchor(headers, document)
-        record = self.env[document[0]].sudo().browse(document[1])
+        """Post one reply through Odoo's mail gateway; a failure leaves it in the mailbox only.
+
+        The message downloaded is judged again, on its own headers: they are what the gateway routes on,
+        and a server may show other header fields than the message it then sends."""
+        threading_ = self._threading(candidate.headers)
+        document = self._routed_document(threading_)
+        anchor = self._anchor(threading_, document)
+        downloaded = self._threading(raw)
         thread_id = False
+        if downloaded != threading_ or self._routed_document(downloaded) != document:
+            _logger.warning("A reply in mailbox %s is not the message its header fields showed: left alone",
+                            self.mailbox.id)
+            self.counts["failed"] += 1
+            return
+        record = self.env[document[0]].sudo().browse(document[1])
         try:
             with self.env.cr.savepoint():
                 if anchor.author_id not in record.message_partner_ids:  # the sender hears of the answer
                     record.message_subscribe(partner_ids=anchor.author_id.ids)
-                thread_id = self.env["mail.thread"].sudo().message_process(False, raw)
+                # A patient's attachment is theirs: account must not read it as an e-invoice (it would update
+                # a draft from it, or have OdooBot say under a posted one that it did not).
+                gateway = self.env["mail.thread"].sudo().with_context(no_new_invoice=True)
+                thread_id = gateway.message_process(False, raw)
         except Exception as error:  # the message stays in the mailbox; counted, never raised
             _logger.warning("A reply in mailbox %s could not be posted (%s)", self.mailbox.id, type(error).__name__)
         self.counts["posted" if thread_id else "failed"] += 1
