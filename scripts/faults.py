@@ -217,6 +217,9 @@ class Faults:
         decided = 0
         last_count, last_change = -1, time.monotonic()
         while True:
+            if "documents" not in self.events and not self.admin(
+                    "account.move", "search_count", [("id", "in", self.invoice_ids), ("sending_data", "!=", False)]):
+                self.events["documents"] = time.monotonic()  # every PDF made, every email queued
             delivered = self.delivered()
             if len(delivered) != last_count:
                 last_count, last_change = len(delivered), time.monotonic()
@@ -264,6 +267,8 @@ class Faults:
             "emails that failed and were retried by themselves": self.failed_sends(),
             "maybe sent, decided by the owner": decided,
             "still shown as waiting": waiting,
+            "seconds per invoice to make its PDF and queue its email": round(
+                (self.events.get("documents", time.monotonic()) - self.events["click"]) / len(names), 2),
             "seconds from the click to the last delivery": round(self.events.get("last", time.monotonic())
                                                                  - self.events["click"]),
             "seconds from the server's return to the last delivery": round(self.events.get("last", time.monotonic())

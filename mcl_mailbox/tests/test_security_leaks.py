@@ -89,6 +89,7 @@ class TestLeaksInRecordsAndLogs(LeakCase):
         self.stack.add_user(address, new_password)  # the provider revokes it: sending fails, a to-do is made
         failed = self.send_mail(self.doctor, address, patient)
         self.assertEqual(failed.state, "exception")
+        self.env["ir.mail_server"]._cron_mcl_report_failures()  # the owner is told, after the sending
         self.assertTrue(self.env["mail.activity"].search([("user_id", "=", self.doctor.id)]))
         errors = failed.failure_reason + mailbox.mcl_diagnosis
         form = self.env["mcl.mailbox.setup"].browse(

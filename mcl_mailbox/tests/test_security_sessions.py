@@ -90,3 +90,11 @@ class TestBoundedSendingSessions(MailboxCase):
         self.assertEqual(stuck.mapped("state"), ["outgoing", "outgoing"], "both kept for a later try")
         self.assertEqual(stuck.mapped("mcl_retry_count"), [1, 1])
         self.assertEqual(other.state, "sent", other.failure_reason)
+
+    def test_without_the_parameter_a_message_has_six_connection_timeouts(self):
+        """Unset, the message deadline is not one second (Odoo's get_param gives False): a provider a few
+        hundred milliseconds away would fail every email."""
+        self.env["ir.config_parameter"].sudo().search([("key", "=", "mcl_mailbox.message_timeout")]).unlink()
+        IrMailServer = self.env["ir.mail_server"]
+        self.assertEqual(IrMailServer._mcl_message_timeout(), 6 * IrMailServer._mcl_timeout())
+        self.assertGreater(IrMailServer._mcl_message_timeout(), 1.0, "not the one-second floor")
