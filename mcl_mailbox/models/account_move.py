@@ -101,11 +101,14 @@ class AccountMove(models.Model):
     @api.model
     def _mcl_tell_senders_of_delay(self, error, retry_at):
         """One notification per sender whose invoices wait: how many, why, and when Odoo tries again."""
-        waiting = self.search([("sending_data", "!=", False)])
-        for partner_id, moves in waiting.grouped(lambda move: move.sending_data.get("author_partner_id")).items():
-            partner = self.env["res.partner"].browse(partner_id).exists()
-            if partner:
-                partner._bus_send("account_notification", moves._mcl_delay_notification(error, retry_at, partner))
+        waiting = self.sudo().search([("sending_data", "!=", False)])
+        # Whom the server recorded as starting the batch: ``sending_data`` names anyone its writer likes.
+        for sender, moves in waiting.grouped("mcl_batch_sender_id").items():
+            if sender:
+                moves._mcl_bus_send_delay(error, retry_at, sender.partner_id)
+
+    def _mcl_bus_send_delay(self, error, retry_at, partner):
+        partner._bus_send("account_notification", self._mcl_delay_notification(error, retry_at, partner))
 
     def _mcl_delay_notification(self, error, retry_at, partner):
         user = partner.user_ids[:1]
@@ -170,7 +173,9 @@ class AccountMove(models.Model):
         """The owner found no trace of the email in their Sent folder: it leaves again."""
         mails = self._mcl_fate_unknown_mails()
         self._mcl_check_owns_waiting_email(mails)
-        mails.write({"state": "outgoing", "failure_type": False, "failure_reason": False, "scheduled_date": False})
+        mails.write({"state": "outgoing", "failure_type": False, "failure_reason": False, "scheduled_date": False,
+                     "mcl_retry_count": 0, "mcl_first_failure": False})  # retried again if the provider hiccups
+        self._mcl_settle_notifications(mails, "ready")  # waiting to leave, not failed
         self._mcl_close_maybe_sent(self.env._("Sent again at the request of %s.", self.env.user.name))
         self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()
 
@@ -179,8 +184,19 @@ class AccountMove(models.Model):
         mails = self._mcl_fate_unknown_mails()
         self._mcl_check_owns_waiting_email(mails)
         mails.write({"state": "sent", "failure_type": False, "failure_reason": False})
+        # Else the chatter and the owner's failures still show it failed, and Odoo's "Resend" sends it again.
+        self._mcl_settle_notifications(mails, "sent")
         self._mcl_close_maybe_sent(self.env._("%s found the email in the Sent folder: it had left.",
                                               self.env.user.name))
+
+    def _mcl_settle_notifications(self, mails, status):
+        """The recipients' notifications of ``mails`` that had failed become ``status``, and the chatter says so."""
+        notifications = self.env["mail.notification"].sudo().search([
+            ("mail_mail_id", "in", mails.ids), ("notification_type", "=", "email"),
+            ("notification_status", "in", ("ready", "exception", "bounce")),
+        ])
+        notifications.write({"notification_status": status, "failure_type": False, "failure_reason": False})
+        notifications.mail_message_id._notify_message_notification_update()
 
     def _mcl_close_maybe_sent(self, feedback):
         self.sudo().activity_feedback(["mcl_mailbox.mail_activity_type_maybe_sent"], feedback=feedback)

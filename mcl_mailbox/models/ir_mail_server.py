@@ -529,8 +529,10 @@ class IrMailServer(models.Model):
             todo.action_feedback(feedback=self.env._("The mailbox works again: the waiting emails have left "
                                                      "or are queued to be sent."))
             return
-        if not self.mcl_last_error:  # refused while sending, after a good login: the mailbox says by whom
-            self._mcl_record_problem(waiting[:1]._mcl_failure_diagnosis())
+        held = waiting.filtered(lambda mail: mail.state == "exception")
+        if held and not self.mcl_last_error:  # refused while sending, after a good login: the mailbox says by whom
+            # (an email only retried, e.g. greylisted, is no fault of the mailbox)
+            self._mcl_record_problem(held[:1]._mcl_failure_diagnosis())
         note = plaintext2html(self._mcl_waiting_note(waiting))
         if todo:
             todo.filtered(lambda activity: activity.note != note).note = note
@@ -543,7 +545,7 @@ class IrMailServer(models.Model):
         _ = self.env._
         count = _("%(count)s email(s) wait to leave through your mailbox “%(mailbox)s”.",
                   count=len(waiting), mailbox=self.name)
-        if self.mcl_problem_passing:
+        if self.mcl_problem_passing or all(mail.state == "outgoing" for mail in waiting):
             return "\n\n".join([count, _("Your provider does not answer for now: Odoo tries again by itself, "
                                          "more and more rarely, for a day. Nothing to do unless it lasts.")])
         return "\n\n".join([count, _(

@@ -173,6 +173,8 @@ class MailMail(models.Model):
         get a generic reason: the server's reply stays on the email and the mailbox.
         """
         if failure_type not in MAILBOX_FAILURES:
+            if self.sudo().filtered("mcl_retry_count"):  # a retried email left (or failed otherwise): update the to-do
+                self.env.ref("mcl_mailbox.ir_cron_mcl_mailbox_report_failures")._trigger()
             return super()._postprocess_sent_message(success_pids, failure_reason=failure_reason,
                                                      failure_type=failure_type)
         mailboxes = self.env["ir.mail_server"]._mcl_mailboxes_by_address()
@@ -188,7 +190,16 @@ class MailMail(models.Model):
         result = super(MailMail, kept)._postprocess_sent_message(success_pids, failure_reason=failure_reason,
                                                                  failure_type=failure_type)
         by_kind.get("owner", self.browse()).write({"failure_type": failure_type})
-        by_kind.get("fate_unknown", self.browse()).write({"failure_type": FATE_UNKNOWN})
+        maybe_sent = by_kind.get("fate_unknown", self.browse())
+        maybe_sent.write({"failure_type": FATE_UNKNOWN})
+        # Not "failed" in the chatter either: its red envelope opens Odoo's Resend, to any colleague, which would
+        # send it again behind the owner's back. The invoice and the owner's to-do say it may have left.
+        notifications = self.env["mail.notification"].sudo().search([
+            ("mail_mail_id", "in", maybe_sent.ids), ("notification_type", "=", "email"),
+            ("notification_status", "in", ("exception", "bounce")),
+        ])
+        notifications.write({"notification_status": "ready", "failure_type": False, "failure_reason": False})
+        notifications.flush_recordset()  # a search on the messages' errors does not flush it
         self.env.cr.precommit.data.pop("mcl_mailbox.failures", None)  # said of this failure only
         return result
 

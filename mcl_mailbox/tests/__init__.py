@@ -29,3 +29,4 @@ from . import test_one_click_send
 from . import test_patient_replies
 from . import test_batch_reliability
 from . import test_patient_replies_review
+from . import test_reliability_review
