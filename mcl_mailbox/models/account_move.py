@@ -178,6 +178,7 @@ class AccountMove(models.Model):
         self._mcl_settle_notifications(mails, "ready")  # waiting to leave, not failed
         self._mcl_close_maybe_sent(self.env._("Sent again at the request of %s.", self.env.user.name))
         self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()
+        return True
 
     def action_mcl_confirm_sent(self):
         """The owner found the email in their Sent folder: it counts as sent, and is not sent again."""
@@ -188,6 +189,7 @@ class AccountMove(models.Model):
         self._mcl_settle_notifications(mails, "sent")
         self._mcl_close_maybe_sent(self.env._("%s found the email in the Sent folder: it had left.",
                                               self.env.user.name))
+        return True
 
     def _mcl_settle_notifications(self, mails, status):
         """The recipients' notifications of ``mails`` that had failed become ``status``, and the chatter says so."""
