@@ -1,4 +1,5 @@
-"""Command line: python scripts/mailstack {start,stop,stop-left,status,add-user,smtp-reply,imap-reply,env,serve}."""
+"""Command line: python scripts/mailstack {start,stop,stop-left,status,add-user,smtp-reply,imap-reply,oauth-client,
+oauth-urls,env,serve}."""
 
 import argparse
 import shlex
@@ -47,6 +48,11 @@ def build_parser():
         reply = command(name, f"answer {what} for LOGIN with REPLY; without REPLY, forget it")
         reply.add_argument("login")
         reply.add_argument("reply", nargs="?")
+    oauth_client = command("oauth-client", "register an OAuth client with the identity server (again: one more URI)")
+    oauth_client.add_argument("client_id")
+    oauth_client.add_argument("client_secret")
+    oauth_client.add_argument("redirect_uri")
+    command("oauth-urls", "print the identity server's endpoints (Microsoft endpoint, Google authorize and token)")
     command("env", "print KEY=VALUE lines (ports, CA file) for shells", True)
     command("serve", "run the SMTP and IMAP replay servers in the foreground (what start detaches)", True)
     return parser
@@ -94,6 +100,15 @@ def do_imap_reply(stack, args):
     stack.set_imap_reply(args.login, args.reply)
 
 
+def do_oauth_client(stack, args):
+    stack.oauth_register_client(args.client_id, args.client_secret, args.redirect_uri)
+
+
+def do_oauth_urls(stack, args):
+    for name, url in stack.oauth_urls().items():
+        print(f"{name}={url}")
+
+
 def do_env(stack, args):
     for key, value in stack.env().items():
         print(f"{key}={shlex.quote(value)}")
@@ -110,6 +125,8 @@ HANDLERS = {
     "add-user": do_add_user,
     "smtp-reply": do_smtp_reply,
     "imap-reply": do_imap_reply,
+    "oauth-client": do_oauth_client,
+    "oauth-urls": do_oauth_urls,
     "env": do_env,
     "serve": do_serve,
 }

@@ -16,6 +16,7 @@ PORT_OFFSETS = {
     "smtps_untrusted": 466,
     "smtps_expired": 467,
     "smtps_wronghost": 468,
+    "oauth": 443,
 }
 
 
@@ -114,6 +115,30 @@ class Layout:
     @property
     def imap_replies(self):
         return self.dir / "imap-replies.json"
+
+    @property
+    def oauth_clients(self):
+        return self.dir / "oauth-clients.json"
+
+    @property
+    def oauth_users(self):
+        return self.dir / "oauth-users.json"
+
+    @property
+    def oauth_revocations(self):
+        return self.dir / "oauth-revocations.json"
+
+    @property
+    def oauth_grants(self):
+        return self.dir / "oauth-grants.json"
+
+    @property
+    def oauth_stats(self):
+        return self.dir / "oauth-stats.json"
+
+    @property
+    def dovecot_oauth2_conf(self):
+        return self.dir / "dovecot-oauth2.conf.ext"
 
     @property
     def state_file(self):

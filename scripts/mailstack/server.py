@@ -1,4 +1,4 @@
-"""The detached process running the SMTP listeners and the IMAP replay server on one event loop."""
+"""The detached process: SMTP listeners and IMAP replay server on one event loop, the identity server in a thread."""
 
 import asyncio
 import functools
@@ -6,8 +6,9 @@ import logging
 import signal
 import ssl
 
-from . import imap_replay
+from . import identity, imap_replay
 from .ca import cert_pair
+from .grants import Counters, Grants
 from .layout import HOST
 from .submission import Submission
 
@@ -28,10 +29,10 @@ def server_context(layout, name):
     return context
 
 
-async def open_servers(layout):
-    """Bind every listener; an OSError (port taken) propagates before anything is served."""
+async def open_servers(layout, grants, counters):
+    """Bind every asyncio listener; an OSError (port taken) propagates before anything is served."""
     loop = asyncio.get_running_loop()
-    submission = Submission(layout)
+    submission = Submission(layout, grants, counters)
     ports = layout.ports
     servers = [
         await loop.create_server(submission.factory(loop), HOST, ports[name], ssl=server_context(layout, cert))
@@ -49,7 +50,9 @@ async def serve(layout):
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stopping.set)
-    servers = await open_servers(layout)
+    grants, counters = Grants(layout), Counters(layout.oauth_stats)
+    servers = await open_servers(layout, grants, counters)
+    identity.start(layout, server_context(layout, "server"), grants, counters)  # a daemon thread: ends with us
     logging.info("mailstack servers listening on %s", layout.ports)
     await stopping.wait()
     for server in servers:

@@ -2,6 +2,8 @@
 
 import email
 import email.policy
+import html.parser
+import http.client
 import imaplib
 import importlib.util
 import os
@@ -11,8 +13,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
-from . import dovecot, procs, store
+from . import dovecot, grants, procs, store
 from .ca import ensure_certificates
 from .layout import HOST, Layout, StackError, recorded_port_base
 from .submission import check_reply
@@ -59,6 +62,29 @@ def last_line(path):
     """Last line of a log file, for one-line error messages."""
     lines = Path(path).read_text(errors="replace").strip().splitlines()
     return lines[-1] if lines else "nothing logged"
+
+
+class FormReader(html.parser.HTMLParser):
+    """The first form of a page (action and input values) and the text of its #mcl-idp-error element."""
+
+    def __init__(self):
+        super().__init__()
+        self.action, self.fields, self.error, self._in_error = None, {}, "", False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form" and self.action is None:
+            self.action = attrs.get("action", "")
+        elif tag == "input" and attrs.get("name") and attrs.get("type") in ("hidden", "email", "text"):
+            self.fields[attrs["name"]] = attrs.get("value") or ""
+        self._in_error = self._in_error or attrs.get("id") == "mcl-idp-error"
+
+    def handle_data(self, data):
+        if self._in_error:
+            self.error += data
+
+    def handle_endtag(self, tag):
+        self._in_error = False
 
 
 def quoted(text):
@@ -145,6 +171,7 @@ class Stack:
         self.layout.relay_dir.mkdir(exist_ok=True)
         store.add_users(self.layout.passwd, users or {}, dovecot.mail_owner()[1])
         self.clear_replies()
+        self._reset_oauth()
         store.write_json(self.layout.state_file, {"port_base": self.layout.port_base})
         dovecot.prepare(self.layout)
 
@@ -230,6 +257,88 @@ class Stack:
         """Forget every canned SMTP and IMAP reply."""
         for path in (self.layout.smtp_replies, self.layout.imap_replies):
             store.write_json(path, {})
+
+    # --- OAuth: the identity server and XOAUTH2 -------------------------------------------------
+
+    def _reset_oauth(self):
+        """No clients, flags, revocations or tokens: a fresh start is a fresh identity provider."""
+        for path in (self.layout.oauth_clients, self.layout.oauth_users, self.layout.oauth_revocations):
+            store.write_json(path, {})
+        self.layout.oauth_grants.unlink(missing_ok=True)
+
+    def oauth_register_client(self, client_id, client_secret, redirect_uri):
+        """Register an OAuth client (or give it a new secret); call again to allow more redirect URIs."""
+        clients = store.read_json(self.layout.oauth_clients)
+        client = clients.setdefault(client_id, {"redirect_uris": []})
+        client["secret"] = client_secret
+        if redirect_uri not in client["redirect_uris"]:
+            client["redirect_uris"].append(redirect_uri)
+        store.write_json(self.layout.oauth_clients, clients)
+
+    def oauth_set_user(self, login, **flags):
+        """Set the identity server's behaviour for `login`; no flags resets it. Flags: authorize_error (None,
+        'consent_refused', 'admin_consent_required', 'user_not_assigned'), access_lifetime and refresh_lifetime
+        (seconds), imap_disabled, smtp_auth_disabled."""
+        grants.check_flags(flags)
+        users = store.read_json(self.layout.oauth_users)
+        users[login.lower()] = flags
+        store.write_json(self.layout.oauth_users, users)
+
+    def _mark_revocation(self, login, what):
+        revocations = store.read_json(self.layout.oauth_revocations)
+        revocations.setdefault(login.lower(), {})[what] = time.time()
+        store.write_json(self.layout.oauth_revocations, revocations)
+
+    def oauth_revoke(self, login):
+        """Every refresh and access token issued to `login` so far stops working."""
+        self._mark_revocation(login, "revoked")
+
+    def oauth_expire_access_tokens(self, login):
+        """The access tokens issued to `login` so far expire now; its refresh tokens stay valid."""
+        self._mark_revocation(login, "access_expired")
+
+    def oauth_stats(self):
+        """Counters of the identity server and of XOAUTH2 on SMTP since the servers started."""
+        return {**dict.fromkeys(grants.STAT_NAMES, 0), **store.read_json(self.layout.oauth_stats)}
+
+    def oauth_urls(self):
+        """Endpoints to configure clients with (Odoo: microsoft_outlook.endpoint, Google's authorize/token URLs)."""
+        base = f"https://localhost:{self.ports['oauth']}"
+        return {
+            "microsoft_endpoint": f"{base}/common/oauth2/v2.0/",
+            "google_authorize": f"{base}/google/auth",
+            "google_token": f"{base}/google/token",
+        }
+
+    def oauth_sign_in(self, authorize_url, login, password, decision="accept"):
+        """Play the browser: open `authorize_url`, submit its form, return the Location it redirects to.
+
+        A StackError carries the page's error text when there is no redirect (unknown client, wrong password).
+        """
+        parts = urlsplit(authorize_url)
+        status, headers, page = self._https("GET", parts.netloc, f"{parts.path}?{parts.query}")
+        form = FormReader()
+        form.feed(page)
+        if status != 200 or form.action is None:
+            raise StackError(f"no sign-in form at {authorize_url} (HTTP {status}): {form.error.strip()}")
+        fields = {**form.fields, "login": login, "password": password, "decision": decision}
+        status, headers, page = self._https("POST", parts.netloc, form.action or parts.path, urlencode(fields))
+        if status in (301, 302, 303) and headers.get("Location"):
+            return headers["Location"]
+        form = FormReader()
+        form.feed(page)
+        raise StackError(f"sign-in did not redirect (HTTP {status}): {form.error.strip() or page[:200]}")
+
+    def _https(self, method, netloc, path, body=None):
+        """(status, headers, text) of one request verified against the test CA; redirects are not followed."""
+        connection = http.client.HTTPSConnection(netloc, timeout=10, context=self.ssl_context())
+        try:
+            headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read().decode(errors="replace")
+        finally:
+            connection.close()
 
     def smtp_stats(self):
         """{'logins': successful SMTP AUTHs, 'messages': accepted messages} since the last start."""

@@ -1,14 +1,16 @@
-"""SMTP submission on aiosmtpd: AUTH against the passwd-file, canned replies, delivery over LMTP."""
+"""SMTP submission on aiosmtpd: AUTH against the passwd-file or XOAUTH2 tokens, canned replies, LMTP delivery."""
 
 import asyncio
+import base64
 import re
 import smtplib
 import time
 import warnings
 
-from aiosmtpd.smtp import SMTP, AuthResult
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
 
-from . import store
+from . import grants, store
+from .provider_texts import SMTP_AUTH_DISABLED, XOAUTH2_CHALLENGE, XOAUTH2_REFUSED
 
 # The implicit-TLS listeners are encrypted from the first byte; aiosmtpd only knows STARTTLS as "TLS".
 warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
@@ -26,6 +28,20 @@ def format_reply(reply):
     code = match.group(1) if match else "535"
     texts = [REPLY_CODE.sub("", line, count=1) for line in lines]
     return "\r\n".join(f"{code}{'-' if n < len(texts) - 1 else ' '}{text}" for n, text in enumerate(texts))
+
+
+def initial_response(text):
+    """The decoded initial response of AUTH; undecodable means empty (the token check then refuses it)."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        return b""
+
+
+def parse_xoauth2(blob):
+    """(login, access token) from a decoded XOAUTH2 response 'user=...\x01auth=Bearer ...\x01\x01'."""
+    fields = dict(part.partition("=")[::2] for part in blob.decode(errors="replace").split("\x01") if part)
+    return fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ").strip()
 
 
 def check_reply(reply):
@@ -50,9 +66,11 @@ class Stats:
 class Submission:
     """aiosmtpd handler and authenticator shared by every SMTP listener of one stack."""
 
-    def __init__(self, layout):
+    def __init__(self, layout, grants_store, counters):
         self.layout = layout
         self.stats = Stats(layout.smtp_stats)
+        self.grants = grants_store
+        self.oauth_counters = counters
 
     def authenticate(self, server, session, envelope, mechanism, auth_data):
         """aiosmtpd authenticator: a canned reply wins, then the passwd-file decides."""
@@ -64,6 +82,29 @@ class Submission:
             self.stats.bump("logins")
             return AuthResult(success=True, auth_data=auth_data)
         return AuthResult(success=False, handled=False)
+
+    async def auth_XOAUTH2(self, server, args):
+        """aiosmtpd handler hook for AUTH XOAUTH2 (initial response or after an empty 334)."""
+        blob = initial_response(args[1]) if len(args) > 1 else await server.challenge_auth("")
+        if blob is MISSING:
+            return AuthResult(success=False, handled=True)
+        login, token = parse_xoauth2(blob)
+        owner = self.grants.access_login(token)
+        if owner is None or owner != login.lower():
+            return await self.refuse_xoauth2(server)
+        if grants.user_flags(self.layout, owner)["smtp_auth_disabled"]:
+            self.oauth_counters.bump("xoauth2_smtp_refused")
+            return AuthResult(success=False, handled=False, message=SMTP_AUTH_DISABLED)
+        self.stats.bump("logins")
+        self.oauth_counters.bump("xoauth2_smtp_ok")
+        return AuthResult(success=True, auth_data=LoginPassword(login.encode(), b""))
+
+    async def refuse_xoauth2(self, server):
+        """As Microsoft and Google: a 334 with the JSON error, the client's empty line, then 535."""
+        self.oauth_counters.bump("xoauth2_smtp_refused")
+        if await server.challenge_auth(XOAUTH2_CHALLENGE) is MISSING:
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False, message=XOAUTH2_REFUSED)
 
     async def handle_DATA(self, server, session, envelope):
         """Deliver to local users over LMTP; keep mail for anyone else as an .eml file in relay/."""
