@@ -50,3 +50,15 @@ def test_install_attaches_one_filter():
     redact.install("test.mcl.install")
     filters = logging.getLogger("test.mcl.install").filters
     assert sum(isinstance(item, redact.RedactSecrets) for item in filters) == 1
+
+
+def test_callback_query_is_masked_in_request_lines(caplog):
+    logger = logging.getLogger("test.mcl.requests")
+    logger.addFilter(redact.RedactCallbackQuery())
+    with caplog.at_level(logging.INFO, logger="test.mcl.requests"):
+        logger.info('%s - - [%s] "%s" %s', "127.0.0.1", "now",
+                    "GET /mcl_mailbox/oauth/callback?code=mcltestsecret-code&state=12.mcltestsecret-nonce HTTP/1.1", 303)
+        logger.info('"%s" %s', "GET /odoo/action-mcl_mailbox.mcl_mailbox_setup_action/12 HTTP/1.1", 200)
+    assert "mcltestsecret" not in caplog.text
+    assert "GET /mcl_mailbox/oauth/callback?******** HTTP/1.1\" 303" in caplog.text
+    assert "/odoo/action-mcl_mailbox.mcl_mailbox_setup_action/12" in caplog.text

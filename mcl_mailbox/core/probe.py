@@ -36,6 +36,7 @@ REPLY_LIMIT = 500
 REPLY_MAX_LINES = 100  # lines of one SMTP reply (smtplib alone accepts any number of "250-" lines)
 REPLY_MAX_BYTES = 64 * 1024  # bytes of one SMTP reply
 SECURITIES = ("ssl", "starttls", "none")
+MECHANISMS = ("password", "xoauth2")
 
 CODES = (
     "dns",
@@ -117,7 +118,8 @@ class Endpoint:
     """Where and how to log in to one side (IMAP or SMTP) of a mailbox.
 
     ``address``, when given, is the IP address to connect to (see :func:`public_address`); the
-    certificate is still checked for ``host``.
+    certificate is still checked for ``host``. With ``mechanism`` 'xoauth2', ``password`` is an
+    OAuth access token.
     """
 
     host: str
@@ -126,10 +128,13 @@ class Endpoint:
     login: str
     password: str = field(repr=False)
     address: str | None = None
+    mechanism: str = "password"  # or 'xoauth2'
 
     def __post_init__(self):
         if self.security not in SECURITIES:
             raise ValueError(f"security must be one of {SECURITIES}, not {self.security!r}")
+        if self.mechanism not in MECHANISMS:
+            raise ValueError(f"mechanism must be one of {MECHANISMS}, not {self.mechanism!r}")
 
 
 @dataclass(frozen=True)
@@ -492,9 +497,12 @@ def _imap_open(client, endpoint, ssl_context):
 
 
 def _imap_login(client, endpoint):
-    """LOGIN with both arguments quoted (imaplib quotes only the password)."""
+    """LOGIN with both arguments quoted (imaplib quotes only the password), or AUTHENTICATE XOAUTH2."""
     try:
-        client.login(_imap_quoted(endpoint.login), endpoint.password)
+        if endpoint.mechanism == "xoauth2":
+            client.authenticate("XOAUTH2", _xoauth2_responses(endpoint))
+        else:
+            client.login(_imap_quoted(endpoint.login), endpoint.password)
     except imaplib.IMAP4.abort:
         raise
     except imaplib.IMAP4.error as exc:
@@ -632,8 +640,28 @@ def _smtp_session(client, endpoint, ssl_context, mail_from, rcpt_to):
     _expect_code("data", client.getreply(), 354)
 
 
+def _xoauth2_responses(endpoint):
+    """The XOAUTH2 client side: the bearer token first, then an empty line after the server's error
+    challenge (RFC 7628 3.2.3), which makes the server send its refusal."""
+    sasl = f"user={endpoint.login}\x01auth=Bearer {endpoint.password}\x01\x01"
+    answers = iter((sasl, ""))
+    return lambda _challenge=None: next(answers, "")
+
+
+def smtp_xoauth2_login(client, endpoint):
+    """AUTH XOAUTH2 with ``endpoint``'s access token (smtplib keeps nothing of it)."""
+    client.ehlo_or_helo_if_needed()
+    offered = client.esmtp_features.get("auth", "").upper().split()
+    if "XOAUTH2" not in offered:
+        raise NoAuthError(f"the SMTP server does not offer XOAUTH2 (AUTH: {' '.join(offered) or 'none'})")
+    client.auth("XOAUTH2", _xoauth2_responses(endpoint))
+
+
 def _smtp_login(client, endpoint):
     """Authenticate with one password mechanism only: smtplib.login() would retry with each."""
+    if endpoint.mechanism == "xoauth2":
+        smtp_xoauth2_login(client, endpoint)
+        return
     offered = client.esmtp_features.get("auth", "").upper().split()
     mechanism = next((name for name in _SMTP_PASSWORD_MECHANISMS if name in offered), None)
     if mechanism is None:

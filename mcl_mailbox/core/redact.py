@@ -1,12 +1,15 @@
-"""Keep typed passwords out of Odoo's DEBUG log.
+"""Keep typed passwords and sign-in codes out of Odoo's log.
 
 At DEBUG level, ``odoo.api`` logs every RPC call with its arguments, so the
 values a user types into a password field would be written to the log.  This
 filter masks them (the add-on's app password, and Odoo's own ``smtp_pass`` and
-``password`` fields) before the record is formatted.
+``password`` fields) before the record is formatted.  The request log
+(``werkzeug``) would show the authorization code and state of a sign-in's
+callback URL: they are masked too.
 """
 
 import logging
+import re
 
 SECRET_KEYS = frozenset({"mcl_password", "smtp_pass", "password"})
 MASK = "********"
@@ -38,8 +41,22 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def install(logger_name="odoo.api"):
-    """Attach the filter to ``logger_name`` once."""
-    logger = logging.getLogger(logger_name)
-    if not any(isinstance(existing, RedactSecrets) for existing in logger.filters):
-        logger.addFilter(RedactSecrets())
+_CALLBACK_QUERY = re.compile(r"(/mcl_mailbox/oauth/callback\?)[^\s\"]+")
+
+
+class RedactCallbackQuery(logging.Filter):
+    """A logging filter that masks the query (code, state) of a sign-in callback in request lines."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        if "/mcl_mailbox/oauth/callback?" in message:
+            record.msg, record.args = _CALLBACK_QUERY.sub(rf"\g<1>{MASK}", message), None
+        return True
+
+
+def install(logger_name="odoo.api", request_logger_name="werkzeug"):
+    """Attach the filters to Odoo's RPC log and to the request log, once."""
+    for name, kind in ((logger_name, RedactSecrets), (request_logger_name, RedactCallbackQuery)):
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, kind) for existing in logger.filters):
+            logger.addFilter(kind())
