@@ -7,7 +7,7 @@
     "website": "https://github.com/mcl-mailbox/mcl_mailbox",
     "license": "LGPL-3",
     "development_status": "Beta",
-    "depends": ["mail", "account"],
+    "depends": ["mail", "account", "microsoft_outlook", "google_gmail"],
     "external_dependencies": {"python": ["cryptography", "defusedxml", "dnspython"]},
     "data": [
         "security/ir.model.access.csv",

@@ -58,10 +58,37 @@ DIAGNOSES = {
                       _lt("Check the port and the security setting.")),
     "protocol_error": (_lt("The server's answer is not what a mail server says."),
                        _lt("Check the port: it may belong to another service.")),
+    # Sign-in with Microsoft or Google (core.oauth.CODES); the texts take ``service``, and the wrong
+    # account's ``account`` and ``email``.
+    "oauth_consent_refused": (_lt("You did not accept, at %(service)s, the access Odoo asks for."),
+                              _lt("Click “Sign in with %(service)s” again and accept: Odoo needs it to send your "
+                                  "emails (SMTP) and file them in your mailbox (IMAP).")),
+    "oauth_admin_required": (_lt("Your organisation's administrator does not allow this application for your "
+                                 "account."),
+                             _lt("Ask your %(service)s administrator to approve the Odoo application for the "
+                                 "organisation (admin consent) and to allow your account, then sign in again.")),
+    "oauth_grant_refused": (_lt("%(service)s no longer accepts the sign-in saved for this mailbox: access "
+                                "withdrawn, password changed or sign-in expired."),
+                            _lt("Open the mailbox and click “Sign in with %(service)s”: the waiting emails leave "
+                                "once you are signed in again.")),
+    "oauth_app_refused": (_lt("%(service)s refused Odoo's application (its identifier, its secret or its "
+                              "redirect address)."),
+                          _lt("Ask your Odoo administrator to check the %(service)s application in Settings "
+                              "(client ID, client secret and redirect URI).")),
+    "oauth_wrong_account": (_lt("You signed in as %(account)s, but this mailbox is %(email)s."),
+                            _lt("Click “Sign in with %(service)s” again and choose the account %(email)s (sign out "
+                                "of the other one at %(service)s first if it is chosen for you).")),
+    "oauth_unavailable": (_lt("%(service)s did not answer."),
+                          _lt("Try again in a moment; emails that wait are retried by themselves.")),
+    "oauth_unknown": (_lt("%(service)s refused the sign-in."),
+                      _lt("Try again; if it lasts, give the provider's reply below to your administrator.")),
 }
 UNKNOWN = (_lt("The connection failed."), _lt("Check the settings; the server's reply below may help."))
 CREDENTIALS_ADVICE = {
     "app_password": _lt("Create a new app password (see the provider's steps) and paste it here; "
                         "check the login (%(login)s)."),
     "password": _lt("Check the login (%(login)s) and the password of the mailbox."),
+    "xoauth2": _lt("The sign-in worked but the server refused it: turn IMAP on in your mailbox settings (at "
+                   "Outlook.com: Settings > Mail > Forwarding and IMAP); for a work account, ask its administrator to "
+                   "allow IMAP and SMTP AUTH for your mailbox. Then test again."),
 }

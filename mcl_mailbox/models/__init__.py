@@ -1,5 +1,6 @@
 from . import mcl_mailbox_provider
 from . import mcl_mailbox_mixin
+from . import mcl_mailbox_oauth_mixin
 from . import ir_mail_server
 from . import fetchmail_server
 from . import res_company

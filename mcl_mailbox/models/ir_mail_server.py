@@ -1,4 +1,5 @@
 import contextlib
+import dataclasses
 import logging
 import smtplib
 import socket
@@ -51,7 +52,7 @@ class IrMailServer(models.Model):
     """
 
     _name = "ir.mail_server"
-    _inherit = ["ir.mail_server", "mcl.mailbox.mixin"]
+    _inherit = ["ir.mail_server", "mcl.mailbox.oauth.mixin"]
 
     owner_user_id = fields.Many2one(
         "res.users",
@@ -213,7 +214,7 @@ class IrMailServer(models.Model):
         for server in self:
             server.mcl_login = server.smtp_user
 
-    @api.depends("owner_user_id", "mcl_last_error", "mcl_consent_version", "mcl_password_token")
+    @api.depends("owner_user_id", "mcl_last_error", "mcl_consent_version", "mcl_password_token", "mcl_oauth_account")
     @api.depends_context("uid")
     def _compute_mcl_state(self):
         """The status, and why it needs attention: in full (logins, hosts, server replies) for the owner and
@@ -238,10 +239,14 @@ class IrMailServer(models.Model):
         self.ensure_one()
         if not self.owner_user_id:
             return False
+        signed_in = self.sudo().mcl_oauth_account
         if not vault.can_decrypt(configured_keys(), self._mcl_token()):
+            if signed_in:
+                return _("Sign in again: the stored sign-in can no longer be used.")
             return _("Re-enter your app password: the stored one can no longer be used.")
         if not self._mcl_token_fits():
-            return self._mcl_server_changed()
+            return _("Sign in again: the server settings changed since you signed in.") if signed_in \
+                else self._mcl_server_changed()
         if self.mcl_consent_version != TERMS_VERSION:
             return _("The terms of use changed: open the mailbox and accept them again.")
         return self.sudo().mcl_last_error or False
@@ -402,33 +407,51 @@ class IrMailServer(models.Model):
         return super().test_smtp_connection(autodetect_max_email_size=autodetect_max_email_size)
 
     def _smtp_login(self, connection, smtp_user, smtp_password):
-        """Log in with the decrypted password, for the server really connected to; SMTP debugging is
-        paused meanwhile."""
+        """Log in with the decrypted password, or an access token, for the server really connected to;
+        SMTP debugging is paused meanwhile.  A refused access token is refreshed once and tried again."""
         if len(self) != 1 or not self._mcl_token():
             return super()._smtp_login(connection, smtp_user, smtp_password)
-        password = self._mcl_password_for_login(self._mcl_connected_endpoint(connection, smtp_user))
-        connection.set_debuglevel(0)
+        endpoint = self._mcl_connected_endpoint(connection, smtp_user)
+        secret = self._mcl_password_for_login(endpoint)
+        smtp = getattr(connection, "__obj__", connection)
+        smtp.set_debuglevel(0)
         try:
-            connection.login(smtp_user, password)
-            getattr(connection, "__obj__", connection).password = None  # smtplib keeps it otherwise
+            try:
+                self._mcl_smtp_authenticate(smtp, endpoint, secret)
+            except smtplib.SMTPAuthenticationError:
+                if self._mcl_mechanism() != "xoauth2":
+                    raise
+                secret = self._mcl_password_for_login(endpoint, force_refresh=True)
+                self._mcl_smtp_authenticate(smtp, endpoint, secret)
         except smtplib.SMTPResponseException as error:
-            diagnosis = probe.diagnose("smtp", error, password)
-            self._mcl_record_problem(self._mcl_explain(diagnosis, self._mcl_smtp_endpoint(password)),
+            diagnosis = probe.diagnose("smtp", error, secret)
+            self._mcl_record_problem(self._mcl_explain(diagnosis, self._mcl_smtp_endpoint(secret)),
                                      passing=is_passing(error, diagnosis.code))
             raise
         finally:
-            connection.set_debuglevel(self.smtp_debug)
+            smtp.set_debuglevel(self.smtp_debug)
+
+    def _mcl_smtp_authenticate(self, smtp, endpoint, secret):
+        endpoint = dataclasses.replace(endpoint, password=secret, mechanism=self._mcl_mechanism())
+        if endpoint.mechanism == "xoauth2":
+            probe.smtp_xoauth2_login(smtp, endpoint)
+            return
+        try:
+            smtp.login(endpoint.login, secret)
+        finally:
+            smtp.password = None  # smtplib keeps it otherwise
 
     def _mcl_imap_endpoint(self, password):
         self.ensure_one()
         server = self.sudo()
         return probe.Endpoint(server.mcl_imap_host, server.mcl_imap_port, server.mcl_imap_encryption,
-                              server.smtp_user, password)
+                              server.smtp_user, password, mechanism=server._mcl_mechanism())
 
     def _mcl_smtp_endpoint(self, password):
         self.ensure_one()
         server = self.sudo()
-        return probe.Endpoint(server.smtp_host, server.smtp_port, server.smtp_encryption, server.smtp_user, password)
+        return probe.Endpoint(server.smtp_host, server.smtp_port, server.smtp_encryption, server.smtp_user, password,
+                              mechanism=server._mcl_mechanism())
 
     def _mcl_connected_endpoint(self, connection, login):
         """Where an SMTP connection really leads: the name it was opened to, its peer port, and its
@@ -458,12 +481,13 @@ class IrMailServer(models.Model):
         owner = self.sudo().owner_user_id
         return (bool(owner) and owner == user) or user.has_group("base.group_system")
 
-    def _mcl_password_for_login(self, endpoint):
-        """Decrypt the password for ``endpoint``; a failure puts the mailbox in "needs attention"."""
+    def _mcl_password_for_login(self, endpoint, force_refresh=False):
+        """The password (or an access token) for ``endpoint``; a failure puts the mailbox in "needs
+        attention", retried by itself if the identity provider did not answer."""
         try:
-            return self._mcl_decrypt_password(endpoint)
+            return self._mcl_login_secret(endpoint, force_refresh=force_refresh)
         except UserError as error:
-            self._mcl_record_problem(error.args[0])
+            self._mcl_record_problem(error.args[0], passing=getattr(error, "mcl_passing", False))
             raise
 
     def _mcl_requeue_failed_mails(self):

@@ -176,6 +176,14 @@ class McLMailboxMixin(models.AbstractModel):
         except vault.BindingError:
             raise UserError(self._mcl_server_changed()) from None
 
+    def _mcl_mechanism(self):
+        """How this record logs in: 'password' (see mcl.mailbox.oauth.mixin for 'xoauth2')."""
+        return "password"
+
+    def _mcl_login_secret(self, *endpoints, force_refresh=False):
+        """What this record logs in to ``endpoints`` with: its password (or an access token)."""
+        return self._mcl_decrypt_password(*endpoints)
+
     @api.model
     def _mcl_server_changed(self):
         return _("Type the app password again: the server settings changed since it was saved.")
@@ -227,10 +235,16 @@ class McLMailboxMixin(models.AbstractModel):
         """The cause of a diagnosis ``code`` and what to do, in the user's language."""
         cause, advice = DIAGNOSES.get(code, UNKNOWN)
         if advice is None:
-            advice = CREDENTIALS_ADVICE["app_password" if self.mcl_provider_id.auth_kind == "app_password" else "password"]
+            advice = CREDENTIALS_ADVICE[self._mcl_credentials_kind()]
         params = {"host": endpoint.host, "port": endpoint.port, "login": endpoint.login,
                   "seconds": int(self._mcl_timeout())}
         return self.env._(cause) % params, self.env._(advice) % params
+
+    def _mcl_credentials_kind(self):
+        """Which advice fits a refused login: 'xoauth2', 'app_password' or 'password'."""
+        if self._mcl_mechanism() == "xoauth2":
+            return "xoauth2"
+        return "app_password" if self.mcl_provider_id.auth_kind == "app_password" else "password"
 
     # ------------------------------------------------------------------
     # Key rotation

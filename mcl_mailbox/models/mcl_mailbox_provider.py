@@ -80,6 +80,13 @@ class MclMailboxProvider(models.Model):
         required=True,
     )
 
+    oauth_service = fields.Selection(
+        [("microsoft", "Microsoft"), ("google", "Google")],
+        string="Sign-in with",
+        help="The identity provider whose sign-in connects this mailbox without a password, once an "
+        "administrator has entered its application in Odoo's settings.",
+    )
+
     # Guidance
     password_url = fields.Char(
         string="Password Page",
@@ -109,6 +116,12 @@ class MclMailboxProvider(models.Model):
             "A mail provider with this code already exists. The code must be unique.",
         ),
     ]
+
+    @api.constrains("auth_kind", "oauth_service")
+    def _check_oauth_service(self):
+        for provider in self.filtered(lambda provider: provider.auth_kind == "oauth" and not provider.oauth_service):
+            raise ValidationError(provider.env._(
+                "%s signs in with OAuth only: choose whom it signs in with (Microsoft or Google).", provider.name))
 
     @api.constrains("imap_port", "smtp_port")
     def _check_ports(self):

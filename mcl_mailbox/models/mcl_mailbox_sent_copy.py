@@ -72,7 +72,7 @@ class McLMailboxSentCopy(models.Model):
         password = ""
         try:
             imap = mailbox._mcl_imap_endpoint("")
-            password = mailbox._mcl_decrypt_password(imap)
+            password = mailbox._mcl_login_secret(imap)
             endpoint = dataclasses.replace(imap, password=password)
             messages = [(copy.message_id, base64.b64decode(copy.raw_message)) for copy in self]
             sent_copy.file_copies(endpoint, ssl_context, self._mcl_timeout(), messages)

@@ -3,7 +3,7 @@
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
-from odoo.addons.mcl_mailbox.core import probe
+from odoo.addons.mcl_mailbox.core import oauth, probe
 from odoo.addons.mcl_mailbox.diagnoses import DIAGNOSES
 
 from .common import MailboxCase
@@ -231,9 +231,10 @@ class TestMailboxSetupForm(MailboxCase):
 
 @tagged("post_install", "-at_install")
 class TestDiagnoses(MailboxCase):
-    def test_every_probe_code_has_its_explanation(self):
-        """A failure the probe names is never explained as "the connection failed" for want of a text."""
-        self.assertEqual(set(DIAGNOSES), set(probe.CODES) - {"unknown"})
+    def test_every_probe_and_sign_in_code_has_its_explanation(self):
+        """A failure the probe or the sign-in names is never explained as "the connection failed" for want
+        of a text."""
+        self.assertEqual(set(DIAGNOSES), (set(probe.CODES) - {"unknown"}) | set(oauth.CODES))
 
     def test_the_explanation_names_the_server_and_says_what_to_do(self):
         endpoint = probe.Endpoint("imap.example.test", 993, "ssl", "claire@example.test", "")

@@ -1,13 +1,16 @@
 import dataclasses
+import datetime
 import os
 import re
+import secrets
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import config, email_normalize
 
-from ..core import probe
+from ..core import oauth, probe
 from ..models.ir_mail_server import ENCRYPTION_SELECTION, TERMS_VERSION
+from ..models.mcl_mailbox_oauth_mixin import SERVICE_NAMES, SETUP_DOCS
 
 HOST_PATTERN = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -16,6 +19,7 @@ ADDRESS_MAX = 254
 LOCAL_PART_MAX = 64
 PRIVATE_HOSTS_OPTION = "mcl_mailbox_allow_private_hosts"
 PRIVATE_HOSTS_ENVIRON = "MCL_MAILBOX_ALLOW_PRIVATE_HOSTS"
+SIGN_IN_MINUTES = 10  # how long a sign-in started from the form may take
 
 
 def private_hosts_allowed():
@@ -35,7 +39,7 @@ class McLMailboxSetup(models.TransientModel):
     """
 
     _name = "mcl.mailbox.setup"
-    _inherit = ["mcl.mailbox.mixin"]
+    _inherit = ["mcl.mailbox.oauth.mixin"]
     _description = "Connect a Mailbox"
 
     mail_server_id = fields.Many2one("ir.mail_server", string="Mailbox", readonly=True)
@@ -62,8 +66,30 @@ class McLMailboxSetup(models.TransientModel):
     provider_password_url = fields.Char(related="mcl_provider_id.password_url")
     provider_help_url = fields.Char(related="mcl_provider_id.help_url")
     provider_auth_kind = fields.Selection(related="mcl_provider_id.auth_kind")
+    provider_oauth_service = fields.Selection(related="mcl_provider_id.oauth_service")
+    sign_in_ready = fields.Boolean(compute="_compute_sign_in", help="An administrator has entered the provider's "
+                                   "application in Odoo's settings.")
+    sign_in_label = fields.Char(compute="_compute_sign_in")
+    signed_in_as = fields.Char(string="Signed in with", compute="_compute_signed_in_as")
+    back_from_sign_in = fields.Boolean(readonly=True, help="The form is open in the page the provider's sign-in "
+                                       "came back to, not in a dialog.")
+    mcl_oauth_nonce = fields.Char(groups=fields.NO_ACCESS, copy=False)
+    mcl_oauth_started = fields.Datetime(groups=fields.NO_ACCESS, copy=False)
     diagnosis = fields.Text(string="Why the test failed", readonly=True)
     is_admin = fields.Boolean(compute="_compute_is_admin")
+
+    @api.depends("mcl_provider_id")
+    def _compute_sign_in(self):
+        for form in self:
+            service = form.mcl_provider_id.oauth_service
+            form.sign_in_ready = bool(service and form._mcl_oauth_app(service))
+            form.sign_in_label = self.env._("Sign in with %s", SERVICE_NAMES[service]) if service else False
+
+    @api.depends("mcl_oauth_account", "mcl_password_token", "mail_server_id")
+    def _compute_signed_in_as(self):
+        for form in self:
+            form.signed_in_as = form.mcl_oauth_account if form._mcl_token() else (
+                form.mail_server_id.sudo().mcl_oauth_account or False)
 
     def _compute_is_admin(self):
         self.is_admin = self.env.user.has_group("base.group_system")
@@ -79,6 +105,12 @@ class McLMailboxSetup(models.TransientModel):
 
     def _mcl_sealed_holder(self):
         return self.create_uid.id
+
+    def _mcl_mechanism(self):
+        """The form's own secret decides; without one, the mailbox's stored one is tested."""
+        if self._mcl_token() or not self.mail_server_id:
+            return super()._mcl_mechanism()
+        return self.mail_server_id._mcl_mechanism()
 
     def _mcl_may_reveal(self, user):
         return self.create_uid == user
@@ -191,14 +223,15 @@ class McLMailboxSetup(models.TransientModel):
         self.ensure_one()
         self._check_mail_server_id()
         self._check_ready()
-        password = self._password_to_test()
+        password = self._secret_to_test()
         imap_endpoint, smtp_endpoint = self._endpoints(password)
         results = self._mcl_run_checks(imap_endpoint, smtp_endpoint, self._normalized_email())
         failures = [(diagnosis, imap_endpoint if side == "imap" else smtp_endpoint)
                     for side, diagnosis in sorted(results.items()) if diagnosis]
         if failures:
             self.diagnosis = "\n\n".join(self._mcl_explain(diagnosis, endpoint) for diagnosis, endpoint in failures)
-            self.sudo().mcl_password_token = False
+            if self._mcl_mechanism() == "password":  # typed again; a sign-in is kept for the next test
+                self.sudo().mcl_password_token = False
             return self._reopen()
         mailbox = self._save_mailbox(password)
         mailbox._mcl_requeue_failed_mails()
@@ -210,9 +243,15 @@ class McLMailboxSetup(models.TransientModel):
                 "title": _("Mailbox connected"),
                 "message": _("“%(name)s” sends and receives: emails from %(email)s now leave through it.",
                              name=mailbox.name, email=mailbox.mcl_email),
-                "next": {"type": "ir.actions.act_window_close"},
+                "next": self._after_save(),
             },
         }
+
+    def _after_save(self):
+        """Close the dialog; a form the sign-in came back to opens the user's mailboxes instead."""
+        if self.back_from_sign_in:
+            return self.env["ir.actions.act_window"]._for_xml_id("mcl_mailbox.ir_mail_server_action_my_mailboxes")
+        return {"type": "ir.actions.act_window_close"}
 
     def _check_ready(self):
         if not self.terms_accepted:
@@ -237,8 +276,15 @@ class McLMailboxSetup(models.TransientModel):
         if "none" in (self.imap_encryption, self.smtp_encryption) and not self.is_admin:
             raise UserError(_("Only an administrator can choose a connection without encryption."))
         email, mailbox = self._normalized_email(), self.mail_server_id.sudo()
+        self._check_signed_in_as(email)
         if email != mailbox.mcl_email:  # a colleague taking the address later must not lock the owner out
             self.env["ir.mail_server"]._mcl_check_address(email, mailbox.owner_user_id or self.env.user)
+
+    def _check_signed_in_as(self, email):
+        """A sign-in connects only the account it was made with."""
+        account = self.signed_in_as
+        if self._mcl_mechanism() == "xoauth2" and account != email:
+            raise UserError(self._mcl_explain_oauth("oauth_wrong_account", "", account=account, email=email))
 
     def _mcl_run_checks(self, imap_endpoint, smtp_endpoint, mail_from):
         """Connect each side to the address its name was checked for (see ``_mcl_pinned``)."""
@@ -283,25 +329,31 @@ class McLMailboxSetup(models.TransientModel):
                               "characters (for a domain with accents, its xn-- form).", email=email))
         return email
 
-    def _password_to_test(self):
-        """The password typed here, else the one the mailbox stores, if its servers and login are
-        those of this form (the mailbox refuses otherwise: the password is typed again)."""
+    def _secret_to_test(self):
+        """The password typed here or the tokens of the sign-in done here, else the mailbox's stored
+        ones, if its servers and login are those of this form (the mailbox refuses otherwise)."""
         if self._mcl_token():
-            return self._mcl_decrypt_password()
+            return self._mcl_login_secret()
         if self.mail_server_id.mcl_has_password:
-            return self.mail_server_id._mcl_decrypt_password(*self._endpoints(""))
+            return self.mail_server_id._mcl_login_secret(*self._endpoints(""))
+        if self.mcl_provider_id.auth_kind == "oauth":
+            raise UserError(_("Click “%s” first: this provider accepts no password.", self.sign_in_label))
         raise UserError(_("Type the app password of the mailbox."))
 
     def _endpoints(self, password):
-        login = self.login.strip()
+        login, mechanism = self.login.strip(), self._mcl_mechanism()
         return (
-            probe.Endpoint(self.imap_host.strip(), self.imap_port, self.imap_encryption, login, password),
-            probe.Endpoint(self.smtp_host.strip(), self.smtp_port, self.smtp_encryption, login, password),
+            probe.Endpoint(self.imap_host.strip(), self.imap_port, self.imap_encryption, login, password,
+                           mechanism=mechanism),
+            probe.Endpoint(self.smtp_host.strip(), self.smtp_port, self.smtp_encryption, login, password,
+                           mechanism=mechanism),
         )
 
     def _save_mailbox(self, password):
-        """Create or update the mailbox with what passed the test; its password is sealed anew to it."""
+        """Create or update the mailbox with what passed the test; its password, or its sign-in, is
+        sealed anew to it."""
         email = self._normalized_email()
+        tokens = self._tokens_to_save()
         values = {
             "name": self.name.strip(),
             "mcl_email": email,
@@ -318,7 +370,8 @@ class McLMailboxSetup(models.TransientModel):
             "mcl_imap_encryption": self.imap_encryption,
             "mcl_signature": self.signature,
             "mcl_delegate_user_ids": [Command.set(self.delegate_user_ids.ids)],
-            "mcl_password": password,
+            "mcl_password": password if not tokens else False,
+            "mcl_oauth_account": False,
             "mcl_last_error": False,
             "mcl_problem_passing": False,
             "mcl_diagnosis_date": fields.Datetime.now(),
@@ -334,8 +387,19 @@ class McLMailboxSetup(models.TransientModel):
             mailbox.write(values)
         else:
             mailbox = mailbox.create(dict(values, owner_user_id=self.env.uid, sequence=100))
+        if tokens:
+            mailbox._mcl_store_tokens(tokens)
         self.sudo().mcl_password_token = False
         return mailbox.with_env(self.env)
+
+    def _tokens_to_save(self):
+        """The sign-in's tokens (the form's, else the mailbox's), read before the mailbox changes; None
+        for a password."""
+        if self._mcl_mechanism() != "xoauth2":
+            return None
+        if self._mcl_token():
+            return self._mcl_oauth_tokens()
+        return self.mail_server_id._mcl_oauth_tokens(*self._endpoints(""))
 
     def _check_address_free(self, email, mailbox):
         taken = self.env["ir.mail_server"].sudo().search_count(
@@ -343,3 +407,85 @@ class McLMailboxSetup(models.TransientModel):
         )
         if taken:
             raise ValidationError(_("%s is already connected as another mailbox.", email))
+
+    # ------------------------------------------------------------------
+    # Sign-in with Microsoft or Google
+    # ------------------------------------------------------------------
+
+    def action_mcl_sign_in(self):
+        """Go and sign in at the provider; its answer comes back to this form (controllers/main.py)."""
+        self.ensure_one()
+        self._check_mail_server_id()
+        if not self.terms_accepted:
+            raise UserError(_("Tick the terms of use first."))
+        email = self._normalized_email()
+        service = self.mcl_provider_id.oauth_service
+        app = service and self._mcl_oauth_app(service)
+        if not app:
+            raise UserError(self._sign_in_not_configured(service))
+        nonce = secrets.token_urlsafe(32)
+        self.sudo().write({"mcl_oauth_nonce": nonce, "mcl_oauth_started": fields.Datetime.now()})
+        url = oauth.authorization_url(service, app.authorize_url, app.client_id, self._mcl_oauth_redirect_uri(),
+                                      f"{self.id}.{nonce}", email)
+        return {"type": "ir.actions.act_url", "url": url, "target": "self"}
+
+    def _sign_in_not_configured(self, service):
+        """What to ask the administrator when no application is entered for ``service``."""
+        if not service:
+            return _("This provider has no sign-in: type its app password instead.")
+        if service == "microsoft":
+            fields_text = _("Settings > General Settings > Discuss > “Outlook Credentials”: Client ID and Client "
+                            "Secret of the Microsoft Entra (Azure) application")
+        else:
+            fields_text = _("Settings > General Settings > Discuss > “Gmail Credentials”: Client ID and Client "
+                            "Secret of the Google Cloud application")
+        return _(
+            "Sign-in with %(service)s is not set up in this Odoo yet. Ask your Odoo administrator to enter, once for "
+            "the whole practice, %(fields)s, with the redirect URI %(redirect)s. Odoo's documentation shows each "
+            "step: %(docs)s",
+            service=SERVICE_NAMES[service], fields=fields_text, redirect=self._mcl_oauth_redirect_uri(),
+            docs=SETUP_DOCS[service],
+        )
+
+    @api.model
+    def _mcl_sign_in_form(self, state):
+        """The form a provider's answer carrying ``state`` belongs to: one of the current user's, with a
+        sign-in started from it a short while ago and not used yet (empty otherwise). Its nonce is used
+        up at once."""
+        form_id, _dot, nonce = (state or "").partition(".")
+        form = self.browse(int(form_id) if form_id.isdigit() else []).sudo().exists()
+        if not form or form.create_uid != self.env.user or not nonce or not form.mcl_oauth_nonce:
+            return self.browse()
+        fresh = form.mcl_oauth_started and (
+            fields.Datetime.now() - form.mcl_oauth_started < datetime.timedelta(minutes=SIGN_IN_MINUTES))
+        matches = secrets.compare_digest(form.mcl_oauth_nonce.encode(), nonce.encode())
+        if matches:
+            form.write({"mcl_oauth_nonce": False, "mcl_oauth_started": False})
+        return form.with_env(self.env) if matches and fresh else self.browse()
+
+    def _mcl_sign_in_answered(self, code=None, error=None, error_description=None):
+        """Keep the tokens of the provider's answer, if they are those of the form's address; otherwise
+        say why on the form."""
+        self.ensure_one()
+        self.write({"diagnosis": False, "back_from_sign_in": True})
+        try:
+            tokens = self._redeem(code, error, error_description)
+        except oauth.OAuthError as failure:
+            self.diagnosis = self._mcl_explain_oauth(failure.code, failure.reply)
+            return
+        email = email_normalize(self.email or "")
+        if tokens.account != email:
+            self.diagnosis = self._mcl_explain_oauth("oauth_wrong_account", "", account=tokens.account or "?",
+                                                     email=email)
+            return
+        self._mcl_store_tokens(tokens)
+
+    def _redeem(self, code, error, error_description):
+        if error or not code:
+            raise oauth.authorize_error(error or "access_denied", error_description)
+        service = self._mcl_oauth_service()
+        app = self._mcl_oauth_app(service)
+        if not app:
+            raise oauth.OAuthError("oauth_app_refused", "no application is configured in Odoo's settings")
+        return oauth.redeem_code(service, app.token_url, (app.client_id, app.client_secret), code,
+                                 self._mcl_oauth_redirect_uri(), self._mcl_ssl_context(), self._mcl_timeout())

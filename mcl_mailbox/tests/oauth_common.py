@@ -1,0 +1,93 @@
+"""Sign-in with Microsoft against the local identity server of the mail stack (scripts/mailstack)."""
+
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+from odoo.tests import HttpCase
+
+from ..models.mcl_mailbox_oauth_mixin import CALLBACK_PATH
+from .common import SECRET_MARKER, MailboxCase
+
+OAUTH_DOMAIN = "outlook.test"
+CLIENT_ID = "mcl-odoo-practice"
+CLIENT_SECRET = f"{SECRET_MARKER}-client-secret"
+
+
+class OAuthMixin:
+    """Odoo's Outlook application registered at the local identity server, and an Outlook-like preset
+    (for a MailboxCase that is an HttpCase: the provider's answer comes back over HTTP)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        params = cls.env["ir.config_parameter"].sudo()
+        params.set_param("web.base.url", cls.base_url())
+        params.set_param("microsoft_outlook_client_id", CLIENT_ID)
+        params.set_param("microsoft_outlook_client_secret", CLIENT_SECRET)
+        params.set_param("microsoft_outlook.endpoint", cls.stack.oauth_urls()["microsoft_endpoint"])
+        cls.stack.oauth_register_client(CLIENT_ID, CLIENT_SECRET, cls.base_url() + CALLBACK_PATH)
+        cls.outlook = cls.env["mcl.mailbox.provider"].create({
+            "name": "Local Outlook",
+            "code": "local_outlook",
+            "domains": OAUTH_DOMAIN,
+            "imap_host": "localhost",
+            "imap_port": cls.ports["imaps"],
+            "imap_encryption": "ssl",
+            "smtp_host": "localhost",
+            "smtp_port": cls.ports["submission"],
+            "smtp_encryption": "starttls",
+            "auth_kind": "oauth",
+            "oauth_service": "microsoft",
+        })
+
+    @classmethod
+    def new_outlook_account(cls):
+        """A fresh Outlook-like account on the stack: (address, password at the identity server)."""
+        token = uuid.uuid4().hex[:10]
+        address, password = f"dr-{token}@{OAUTH_DOMAIN}", f"{SECRET_MARKER}{token}"
+        cls.stack.add_user(address, password)
+        return address, password
+
+    def oauth_form(self, user, address, **values):
+        form = self.env["mcl.mailbox.setup"].with_user(user).create(
+            {"terms_accepted": True, "name": "Cabinet Outlook", "email": address})
+        form.action_prefill()
+        form.write(values)
+        return form
+
+    def authorize(self, form, login, password, decision="accept"):
+        """Click "Sign in with Microsoft" and sign in at the identity server: the callback URL it sends
+        the browser back to."""
+        action = form.action_mcl_sign_in()
+        self.assertEqual(action["type"], "ir.actions.act_url")
+        return self.stack.oauth_sign_in(action["url"], login, password, decision)
+
+    def come_back(self, user, callback_url):
+        """The browser of ``user`` follows the identity server's redirect: the response (not followed)."""
+        self.authenticate(user.login, user.login)
+        return self.url_open(callback_url, allow_redirects=False)
+
+    def sign_in(self, form, user, login, password, decision="accept"):
+        response = self.come_back(user, self.authorize(form, login, password, decision))
+        self.assertEqual(response.status_code, 303, response.text[:500])
+        form.invalidate_recordset()
+        return response
+
+    def connect_outlook(self, user, address, password):
+        form = self.oauth_form(user, address)
+        self.sign_in(form, user, address, password)
+        action = form.action_test_and_save()
+        self.assertEqual(action.get("tag"), "display_notification", form.diagnosis)
+        return self.env["ir.mail_server"].sudo().search([("mcl_email", "=", address)])
+
+    @staticmethod
+    def stored_tokens(mailbox):
+        return mailbox.sudo()._mcl_oauth_tokens(*mailbox._mcl_sealed_endpoints())
+
+    @staticmethod
+    def query(url):
+        return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+class OAuthCase(OAuthMixin, MailboxCase, HttpCase):
+    """A MailboxCase with the sign-in set up."""
