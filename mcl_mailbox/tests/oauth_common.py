@@ -1,11 +1,23 @@
 """Sign-in with Microsoft against the local identity server of the mail stack (scripts/mailstack)."""
 
+import base64
+import hashlib
+import json
+import logging
+import threading
 import uuid
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
 from odoo.tests import HttpCase
+from odoo.tests import common as odoo_test_common
 
 from ..models.mcl_mailbox_oauth_mixin import CALLBACK_PATH
+
+_logger = logging.getLogger(__name__)
 from .common import SECRET_MARKER, MailboxCase
 
 OAUTH_DOMAIN = "outlook.test"
@@ -91,3 +103,75 @@ class OAuthMixin:
 
 class OAuthCase(OAuthMixin, MailboxCase, HttpCase):
     """A MailboxCase with the sign-in set up."""
+
+
+def spki_pin(certificate_path):
+    """Chrome's pin of a certificate's public key: base64 of the SHA-256 of its SubjectPublicKeyInfo."""
+    certificate = x509.load_pem_x509_certificate(Path(certificate_path).read_bytes())
+    info = certificate.public_key().public_bytes(serialization.Encoding.DER,
+                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(info).digest()).decode()
+
+
+class IdentityServerUser(threading.Thread):
+    """The person at the browser while a tour runs: on the identity server's sign-in page (another
+    origin, where no tour runs), they type their login and password and click Accept.
+
+    Works through Chrome's DevTools protocol, as the tour's own steps do."""
+
+    def __init__(self, browser, origin, login, password):
+        super().__init__(daemon=True)
+        self.browser, self.origin, self.login, self.password = browser, origin, login, password
+        self.signed_in = threading.Event()
+        self.stopped = threading.Event()
+
+    def evaluate(self, expression):
+        answer = self.browser._websocket_request(
+            "Runtime.evaluate", params={"expression": expression, "returnByValue": True}, timeout=5)
+        return (answer or {}).get("result", {}).get("value")
+
+    def run(self):
+        while not self.stopped.wait(0.3):
+            try:
+                on_sign_in_page = self.evaluate(
+                    f"location.href.startsWith({json.dumps(self.origin)}) && !!document.getElementById('mcl-idp-accept')")
+                if on_sign_in_page:
+                    self.evaluate(f"""
+                        document.getElementById('mcl-idp-login').value = {json.dumps(self.login)};
+                        document.getElementById('mcl-idp-password').value = {json.dumps(self.password)};
+                        document.getElementById('mcl-idp-accept').click();""")
+                    self.signed_in.set()
+                    return
+            except (TimeoutError, odoo_test_common.ChromeBrowserException) as error:
+                _logger.debug("the page is navigating (%s): looking again", error)
+
+
+def browser_signing_in_at(stack, login, password, users):
+    """A ChromeBrowser class for HttpCase.browser_js that trusts the identity server's certificate
+    (pinned, nothing else) and whose user signs in there as ``login``; each browser is put in ``users``."""
+    pin = spki_pin(stack.layout.tls_dir / "server.pem")
+    origin = stack.oauth_urls()["microsoft_endpoint"].split("/common/")[0]
+
+    class Browser(odoo_test_common.ChromeBrowser):
+        def _handle_request_paused(self, **params):
+            """The test browser answers 404 for anything but Odoo: the identity server is let through."""
+            if params["request"]["url"].startswith(f"{origin}/"):
+                self._websocket_send("Fetch.continueRequest", params={"requestId": params["requestId"]})
+                return
+            super()._handle_request_paused(**params)
+
+        def _spawn_chrome(self, cmd):
+            return super()._spawn_chrome([*cmd[:-1], f"--ignore-certificate-errors-spki-list={pin}", cmd[-1]])
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            user = IdentityServerUser(self, origin, login, password)
+            users.append(user)
+            user.start()
+
+        def stop(self):
+            for user in users:
+                user.stopped.set()
+            super().stop()
+
+    return Browser

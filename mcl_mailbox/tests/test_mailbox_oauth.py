@@ -6,14 +6,19 @@ import time
 from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError
+from odoo.tests import common as odoo_test_common
 from odoo.tests import tagged
 from odoo.tools import config
 
 from ..core import oauth, vault
 from ..models.mcl_mailbox_mixin import configured_keys
 from . import test_security_leaks
-from .oauth_common import CLIENT_SECRET, OAuthCase, OAuthMixin
+from .oauth_common import CLIENT_SECRET, OAuthCase, OAuthMixin, browser_signing_in_at
 from .security_common import token_forms
+from .test_invoice_sending import InvoiceCase
+from .test_tours import TOUR_TIMEOUT, TourCase
+
+TOUR_ADDRESS = "helene.tour@outlook.test"  # the address the browser tours type and expect
 
 
 @tagged("post_install", "-at_install")
@@ -285,3 +290,31 @@ class TestTokensDoNotLeakOverRpc(OAuthMixin, test_security_leaks.TestLeaksOverRp
         tokens = self.stored_tokens(mailbox)
         return mailbox, [tokens.access_token, tokens.refresh_token, CLIENT_SECRET, password,
                          *token_forms(mailbox.sudo().mcl_password_token)]
+
+
+@tagged("post_install", "-at_install")
+class TestSignInInTheBrowser(OAuthMixin, InvoiceCase, TourCase):
+    def test_sign_in_test_save_and_send_an_invoice_in_the_browser(self):
+        password = "mcltestsecret-tour"
+        self.stack.add_user(TOUR_ADDRESS, password)
+        people = []
+        with patch.object(odoo_test_common, "ChromeBrowser",
+                          browser_signing_in_at(self.stack, TOUR_ADDRESS, password, people)):
+            self.start_tour("/odoo", "mcl_mailbox_sign_in_with_microsoft", login=self.doctor.login,
+                            timeout=TOUR_TIMEOUT)
+        self.assertTrue(people[0].signed_in.is_set(), "the person signed in on the identity server's page")
+        mailbox = self.env["ir.mail_server"].sudo().search([("mcl_email", "=", TOUR_ADDRESS)])
+        self.assertEqual((mailbox.owner_user_id, mailbox.mcl_oauth_account, mailbox.mcl_state),
+                         (self.doctor, TOUR_ADDRESS, "connected"))
+        self.assertFalse(mailbox.smtp_pass)
+
+        self.doctor.mcl_invoice_template_id = self.template
+        invoice = self.make_invoice(self.doctor)
+        self.start_tour(f"/odoo/action-account.action_move_out_invoice_type/{invoice.id}",
+                        "mcl_mailbox_send_invoice_from_outlook", login=self.doctor.login, timeout=TOUR_TIMEOUT)
+        self.env["mail.mail"].process_email_queue()  # the browser's transaction is the test's: as the cron would
+        [received] = self.inbox()
+        self.assertEqual(received["From"].addresses[0].addr_spec, TOUR_ADDRESS)
+        self.assertEqual(received["Subject"], f"Votre facture {invoice.name} du cabinet")
+        self.assertEqual([part.get_filename() for part in received.iter_attachments()],
+                         [invoice._get_invoice_report_filename()])

@@ -33,7 +33,7 @@ ISSUERS = {"microsoft": f"https://login.microsoftonline.com/{TENANT_ID}/v2.0", "
 FORM_FIELDS = ("login", "password", "decision")
 
 SIGN_IN_PAGE = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Sign in - mailstack identity server</title></head>
+<html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Sign in - mailstack identity server</title></head>
 <body>
 <h1>Sign in</h1>
 <p>{client_id} wants to access your mailbox ({scope}).</p>
@@ -46,7 +46,7 @@ SIGN_IN_PAGE = """<!DOCTYPE html>
 </body></html>
 """
 ERROR_PAGE = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Sign in error</title></head>
+<html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Sign in error</title></head>
 <body><h1>Sorry, but we're having trouble signing you in.</h1><p id="mcl-idp-error">{message}</p></body></html>
 """
 
