@@ -200,3 +200,51 @@ def test_an_id_token_without_an_address_gives_no_account():
 
 def test_the_xoauth2_string_is_the_documented_one():
     assert oauth.xoauth2("dr@outlook.fr", "tok") == "user=dr@outlook.fr\x01auth=Bearer tok\x01\x01"
+
+
+def test_a_refresh_for_another_account_is_refused(token_server, client_context):
+    previous = oauth.Tokens("old", f"{SECRET}-refresh", 0, "dr@outlook.fr", token_server.url)
+    token_server.answer(200, granted(account="someone.else@outlook.fr"))
+    with pytest.raises(oauth.OAuthError) as refused:
+        oauth.refresh("microsoft", previous, ("app", "secret"), client_context, 5)
+    assert refused.value.code == "oauth_wrong_account"
+    assert refused.value.params == {"account": "someone.else@outlook.fr", "email": "dr@outlook.fr"}
+
+
+@pytest.mark.parametrize(("expires_in", "lifetime"), [
+    (3599, 3599), ("3599", 3599), (0, 0), (-50, 0), (10**9, oauth.MAX_LIFETIME), (None, oauth.DEFAULT_LIFETIME),
+])
+def test_the_access_token_lifetime_is_read_within_bounds(token_server, client_context, expires_in, lifetime):
+    previous = oauth.Tokens("old", f"{SECRET}-refresh", 0, "dr@outlook.fr", token_server.url)
+    answer = {"access_token": "new"} if expires_in is None else {"access_token": "new", "expires_in": expires_in}
+    token_server.answer(200, answer)
+    tokens = oauth.refresh("microsoft", previous, ("app", "secret"), client_context, 5)
+    assert abs(tokens.expires_at - time.time() - lifetime) <= 2
+
+
+@pytest.mark.parametrize("answer", [
+    {"access_token": "new", "expires_in": "soon"},
+    {"access_token": "new\x01auth=Bearer x", "expires_in": 60},
+    {"access_token": ["new"], "expires_in": 60},
+    {"access_token": "new", "refresh_token": "line\r\nbreak", "expires_in": 60},
+])
+def test_an_odd_token_answer_is_an_explained_error(token_server, client_context, answer):
+    previous = oauth.Tokens("old", f"{SECRET}-refresh", 0, "dr@outlook.fr", token_server.url)
+    token_server.answer(200, answer)
+    with pytest.raises(oauth.OAuthError) as refused:
+        oauth.refresh("microsoft", previous, ("app", "secret"), client_context, 5)
+    assert refused.value.code == "oauth_unknown"
+
+
+@pytest.mark.parametrize("stored", [
+    "abcdefghijklmnop",
+    json.dumps({"access_token": "a", "refresh_token": "r", "expires_at": 0, "account": "x@outlook.fr",
+                "token_url": "https://attacker.invalid/token"}),
+    json.dumps({"kind": oauth.TOKEN_KIND, "access_token": "a"}),
+    json.dumps({"kind": oauth.TOKEN_KIND, "access_token": "a b", "refresh_token": "r", "expires_at": 0,
+                "account": "x@outlook.fr", "token_url": "https://login.example/token"}),
+])
+def test_only_stored_tokens_are_read_as_tokens(stored):
+    with pytest.raises(oauth.OAuthError) as refused:
+        oauth.Tokens.from_json(stored)
+    assert refused.value.code == "oauth_grant_refused"

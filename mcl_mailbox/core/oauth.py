@@ -18,6 +18,10 @@ from . import probe
 
 RESPONSE_MAX_BYTES = 64 * 1024
 REFRESH_MARGIN = 300  # an access token closer than this to its expiry is refreshed first
+DEFAULT_LIFETIME = 3600  # RFC 6749 5.1: expires_in is only recommended
+MAX_LIFETIME = 86400
+TOKEN_KIND = "mcl_mailbox.oauth"  # noqa: S105 (a marker, not a password)
+_TOKEN_TEXT = re.compile(r"[\x21-\x7e]{1,16384}")  # RFC 6750 2.1 b64token, and nothing a SASL line could split on
 
 CODES = (
     "oauth_consent_refused",
@@ -65,12 +69,14 @@ _RULES = (
 
 
 class OAuthError(Exception):
-    """The identity provider refused, or could not be reached; ``code`` is one of CODES."""
+    """The identity provider refused, or could not be reached; ``code`` is one of CODES, ``params`` what
+    its explanation names (the wrong account's ``account`` and ``email``)."""
 
-    def __init__(self, code, reply):
+    def __init__(self, code, reply, **params):
         super().__init__(reply)
         self.code = code
         self.reply = reply
+        self.params = params
 
     @property
     def passing(self):
@@ -90,14 +96,24 @@ class Tokens:
     token_url: str
 
     def to_json(self):
-        return json.dumps({"access_token": self.access_token, "refresh_token": self.refresh_token,
+        return json.dumps({"kind": TOKEN_KIND, "access_token": self.access_token, "refresh_token": self.refresh_token,
                            "expires_at": self.expires_at, "account": self.account, "token_url": self.token_url})
 
     @classmethod
     def from_json(cls, text):
-        data = json.loads(text)
-        return cls(data["access_token"], data["refresh_token"], int(data["expires_at"]), data["account"],
-                   data["token_url"])
+        """The tokens :meth:`to_json` wrote; anything else (a password, a damaged value) is refused."""
+        try:
+            data = json.loads(text)
+            if data.get("kind") != TOKEN_KIND:
+                raise ValueError("not tokens")
+            tokens = cls(data["access_token"], data["refresh_token"], int(data["expires_at"]), data["account"],
+                         data["token_url"])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise OAuthError("oauth_grant_refused", "the stored sign-in cannot be read") from None
+        if not all(isinstance(value, str) for value in (tokens.account, tokens.token_url)) \
+                or not all(map(_is_token, (tokens.access_token, tokens.refresh_token))):
+            raise OAuthError("oauth_grant_refused", "the stored sign-in cannot be read")
+        return tokens
 
     def needs_refresh(self, now=None):
         return (now or time.time()) >= self.expires_at - REFRESH_MARGIN
@@ -149,11 +165,31 @@ def _tokens(service, token_url, client, form, ssl_context, timeout, previous):
     if status != 200 or not data.get("access_token"):
         raise _token_error(status, data, body, secrets)
     refresh_token = data.get("refresh_token") or (previous and previous.refresh_token)
-    account = _account(data.get("id_token")) or (previous and previous.account) or ""
     if not refresh_token:
         raise OAuthError("oauth_unknown", "the provider issued no refresh token")
-    return Tokens(data["access_token"], refresh_token, int(time.time()) + int(data.get("expires_in") or 3600),
-                  account, token_url)
+    if not (_is_token(data["access_token"]) and _is_token(refresh_token)):
+        raise OAuthError("oauth_unknown", "the provider issued a token that is not a token")
+    account = _account(data.get("id_token"))
+    if previous and account and account != previous.account:
+        raise OAuthError("oauth_wrong_account", "", account=account, email=previous.account)
+    return Tokens(data["access_token"], refresh_token, int(time.time()) + _lifetime(data.get("expires_in")),
+                  account or (previous and previous.account) or "", token_url)
+
+
+def _is_token(value):
+    return isinstance(value, str) and bool(_TOKEN_TEXT.fullmatch(value))
+
+
+def _lifetime(expires_in):
+    """Seconds the access token lasts, per ``expires_in`` (a number, or its text), within 0..MAX_LIFETIME."""
+    if expires_in is None or expires_in == "":
+        return DEFAULT_LIFETIME
+    try:
+        seconds = int(expires_in)
+    except (TypeError, ValueError):
+        raise OAuthError("oauth_unknown", f"the provider gave a lifetime that is not a number: {expires_in!r:.40}") \
+            from None
+    return max(0, min(seconds, MAX_LIFETIME))
 
 
 def _token_error(status, data, body, secrets):

@@ -239,7 +239,7 @@ class IrMailServer(models.Model):
         self.ensure_one()
         if not self.owner_user_id:
             return False
-        signed_in = self.sudo().mcl_oauth_account
+        signed_in = self._mcl_oauth_account()
         if not vault.can_decrypt(configured_keys(), self._mcl_token()):
             if signed_in:
                 return _("Sign in again: the stored sign-in can no longer be used.")

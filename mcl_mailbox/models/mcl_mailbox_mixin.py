@@ -71,6 +71,13 @@ class McLMailboxMixin(models.AbstractModel):
         compute="_compute_mcl_has_password",
     )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Fields a user may not write (the sealed secret and what it is) cannot be given at creation either."""
+        if not self.env.su:
+            self.check_field_access_rights("write", list({name for vals in vals_list for name in vals}))
+        return super().create(vals_list)
+
     def _compute_mcl_password(self):
         self.mcl_password = False
 

@@ -42,8 +42,20 @@ class McLMailboxOAuthMixin(models.AbstractModel):
     _inherit = ["mcl.mailbox.mixin"]
     _description = "Mailbox Sign-in with Microsoft or Google"
 
-    mcl_oauth_account = fields.Char(string="Signed in as", readonly=True, copy=False,
-                                    help="The account whose sign-in this mailbox uses instead of a password.")
+    # Written only with the tokens it names: who could set it could have a typed password taken for tokens.
+    mcl_oauth_account = fields.Char(groups=fields.NO_ACCESS, copy=False)
+    mcl_signed_in_as = fields.Char(string="Signed in as", compute="_compute_mcl_signed_in_as",
+                                   help="The account whose sign-in this mailbox uses instead of a password.")
+
+    @api.depends("mcl_oauth_account")
+    def _compute_mcl_signed_in_as(self):
+        for record in self:
+            record.mcl_signed_in_as = record._mcl_oauth_account()
+
+    def _mcl_oauth_account(self):
+        """The signed-in account, read alone (as the token is: see ``_mcl_token``)."""
+        self.ensure_one()
+        return self.sudo().with_context(prefetch_fields=False).mcl_oauth_account
 
     def _inverse_mcl_password(self):
         """A typed password replaces the sign-in."""
@@ -55,7 +67,7 @@ class McLMailboxOAuthMixin(models.AbstractModel):
     def _mcl_mechanism(self):
         """How this record logs in: 'xoauth2' with tokens, else 'password'."""
         self.ensure_one()
-        return "xoauth2" if self.sudo().mcl_oauth_account else "password"
+        return "xoauth2" if self._mcl_oauth_account() else "password"
 
     def _mcl_login_secret(self, *endpoints, force_refresh=False):
         """An access token valid for a few minutes at least, refreshed first if need be (or if the
@@ -69,7 +81,10 @@ class McLMailboxOAuthMixin(models.AbstractModel):
 
     def _mcl_oauth_tokens(self, *endpoints):
         """The stored tokens, opened for ``endpoints`` as a password is (same checks)."""
-        return oauth.Tokens.from_json(self._mcl_decrypt_password(*endpoints))
+        try:
+            return oauth.Tokens.from_json(self._mcl_decrypt_password(*endpoints))
+        except oauth.OAuthError as error:
+            raise self._mcl_oauth_failure(error) from None
 
     def _mcl_store_tokens(self, tokens):
         """Seal ``tokens`` for this record as it is now; they replace any password."""
@@ -84,6 +99,9 @@ class McLMailboxOAuthMixin(models.AbstractModel):
         try:
             if not app:
                 raise oauth.OAuthError("oauth_app_refused", "no application is configured in Odoo's settings")
+            if tokens.token_url != app.token_url:
+                raise oauth.OAuthError("oauth_grant_refused", "the sign-in was given by another token URL than "
+                                                              "the one now in Odoo's settings")
             fresh = oauth.refresh(service, tokens, (app.client_id, app.client_secret), self._mcl_ssl_context(),
                                   self._mcl_timeout())
         except oauth.OAuthError as error:
@@ -95,7 +113,7 @@ class McLMailboxOAuthMixin(models.AbstractModel):
     def _mcl_oauth_failure(self, error):
         """The UserError telling the user why the sign-in failed and what to do; ``mcl_passing`` says
         whether it should go away by itself."""
-        failure = UserError(self._mcl_explain_oauth(error.code, error.reply))
+        failure = UserError(self._mcl_explain_oauth(error.code, error.reply, **error.params))
         failure.mcl_passing = error.passing
         return failure
 

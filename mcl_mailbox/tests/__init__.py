@@ -30,3 +30,5 @@ from . import test_patient_replies
 from . import test_batch_reliability
 from . import test_patient_replies_review
 from . import test_reliability_review
+from . import test_mailbox_oauth
+from . import test_oauth_review

@@ -16,9 +16,9 @@ from odoo.tests import HttpCase
 from odoo.tests import common as odoo_test_common
 
 from ..models.mcl_mailbox_oauth_mixin import CALLBACK_PATH
+from .common import SECRET_MARKER, MailboxCase
 
 _logger = logging.getLogger(__name__)
-from .common import SECRET_MARKER, MailboxCase
 
 OAUTH_DOMAIN = "outlook.test"
 CLIENT_ID = "mcl-odoo-practice"
@@ -172,6 +172,6 @@ def browser_signing_in_at(stack, login, password, users):
         def stop(self):
             for user in users:
                 user.stopped.set()
-            super().stop()
+            return super().stop()
 
     return Browser

@@ -36,7 +36,7 @@ class TestSignInFlow(OAuthCase):
         self.assertEqual(action["tag"], "display_notification", form.diagnosis)
         self.assertEqual(action["params"]["next"]["res_model"], "ir.mail_server", "back to the user's mailboxes")
         mailbox = self.env["ir.mail_server"].sudo().search([("mcl_email", "=", address)])
-        self.assertEqual((mailbox.owner_user_id, mailbox.mcl_oauth_account, mailbox.mcl_state),
+        self.assertEqual((mailbox.owner_user_id, mailbox.mcl_signed_in_as, mailbox.mcl_state),
                          (self.doctor, address, "connected"))
         self.assertEqual(self.stored_tokens(mailbox).account, address)
 
@@ -184,7 +184,7 @@ class TestSignInAttacks(OAuthCase):
         with self.assertRaises(AccessError):
             mailbox.with_user(self.doctor).read(["mcl_password_token"])
         with self.assertRaises(AccessError):
-            mailbox.with_user(self.physio).read(["mcl_oauth_account"])
+            mailbox.with_user(self.physio).read(["mcl_signed_in_as"])
         mailbox.smtp_host = "127.0.0.1"  # an administrator points the mailbox elsewhere
         self.assertEqual(mailbox.mcl_state, "attention")
         self.assertIn("Sign in again", mailbox.with_user(self.doctor).mcl_diagnosis)
@@ -192,16 +192,25 @@ class TestSignInAttacks(OAuthCase):
             mailbox._mcl_login_secret(mailbox._mcl_smtp_endpoint(""))
 
     def test_the_refresh_token_goes_only_to_the_token_url_that_issued_it(self):
+        """Once the endpoint in Odoo's settings changes, the refresh token (and the client secret) are sent
+        neither there nor anywhere: the owner signs in again at the new one."""
         address, password = self.new_outlook_account()
         mailbox = self.connect_outlook(self.doctor, address, password)
-        issued_by = self.stored_tokens(mailbox).token_url
         self.env["ir.config_parameter"].sudo().set_param("microsoft_outlook.endpoint",
                                                          "https://attacker.invalid/common/oauth2/v2.0/")
         before = self.stack.oauth_stats()["token_refresh"]
-        with patch.object(oauth.time, "time", return_value=time.time() + 7200):
+        posted = []
+        real_post = oauth._post
+
+        def recording_post(url, *args):
+            posted.append(url)
+            return real_post(url, *args)
+
+        with patch.object(oauth.time, "time", return_value=time.time() + 7200), \
+                patch.object(oauth, "_post", recording_post), self.assertRaises(UserError) as refused:
             mailbox._mcl_login_secret(*mailbox._mcl_sealed_endpoints())
-        self.assertEqual(self.stack.oauth_stats()["token_refresh"], before + 1)
-        self.assertEqual(self.stored_tokens(mailbox).token_url, issued_by)
+        self.assertEqual((posted, self.stack.oauth_stats()["token_refresh"]), ([], before))
+        self.assertIn("click “Sign in with Microsoft”", str(refused.exception))
 
 
 @tagged("post_install", "-at_install")
@@ -260,6 +269,8 @@ class TestTokenLife(OAuthCase):
         address, password = self.new_outlook_account()
         mailbox = self.connect_outlook(self.doctor, address, password)
         tokens = self.stored_tokens(mailbox)
+        self.env["ir.config_parameter"].sudo().set_param("microsoft_outlook.endpoint",
+                                                         "https://localhost:9/common/oauth2/v2.0/")
         mailbox._mcl_store_tokens(oauth.Tokens(tokens.access_token, tokens.refresh_token, 0, tokens.account,
                                                "https://localhost:9/common/oauth2/v2.0/token"))
         patient, _patient_password = self.new_account()
@@ -304,7 +315,7 @@ class TestSignInInTheBrowser(OAuthMixin, InvoiceCase, TourCase):
                             timeout=TOUR_TIMEOUT)
         self.assertTrue(people[0].signed_in.is_set(), "the person signed in on the identity server's page")
         mailbox = self.env["ir.mail_server"].sudo().search([("mcl_email", "=", TOUR_ADDRESS)])
-        self.assertEqual((mailbox.owner_user_id, mailbox.mcl_oauth_account, mailbox.mcl_state),
+        self.assertEqual((mailbox.owner_user_id, mailbox.mcl_signed_in_as, mailbox.mcl_state),
                          (self.doctor, TOUR_ADDRESS, "connected"))
         self.assertFalse(mailbox.smtp_pass)
 

@@ -85,11 +85,11 @@ class McLMailboxSetup(models.TransientModel):
             form.sign_in_ready = bool(service and form._mcl_oauth_app(service))
             form.sign_in_label = self.env._("Sign in with %s", SERVICE_NAMES[service]) if service else False
 
-    @api.depends("mcl_oauth_account", "mcl_password_token", "mail_server_id")
+    @api.depends("mcl_signed_in_as", "mcl_password_token", "mail_server_id")
     def _compute_signed_in_as(self):
         for form in self:
-            form.signed_in_as = form.mcl_oauth_account if form._mcl_token() else (
-                form.mail_server_id.sudo().mcl_oauth_account or False)
+            form.signed_in_as = form.mcl_signed_in_as if form._mcl_token() else (
+                form.mail_server_id.mcl_signed_in_as or False)
 
     def _compute_is_admin(self):
         self.is_admin = self.env.user.has_group("base.group_system")
@@ -471,7 +471,7 @@ class McLMailboxSetup(models.TransientModel):
         try:
             tokens = self._redeem(code, error, error_description)
         except oauth.OAuthError as failure:
-            self.diagnosis = self._mcl_explain_oauth(failure.code, failure.reply)
+            self.diagnosis = self._mcl_explain_oauth(failure.code, failure.reply, **failure.params)
             return
         email = email_normalize(self.email or "")
         if tokens.account != email:
