@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from odoo.tests import HttpCase
 from odoo.tests import common as odoo_test_common
 
+from ..core import redact
 from ..models.mcl_mailbox_oauth_mixin import CALLBACK_PATH
 from .common import SECRET_MARKER, MailboxCase
 
@@ -146,6 +147,20 @@ class IdentityServerUser(threading.Thread):
                 _logger.debug("the page is navigating (%s): looking again", error)
 
 
+class MaskTyped(logging.Filter):
+    """Masks, in the test browser's DevTools log (DEBUG), what the person types at the identity server."""
+
+    def __init__(self, typed):
+        super().__init__()
+        self.typed = typed
+
+    def filter(self, record):
+        message = record.getMessage()
+        if self.typed in message:
+            record.msg, record.args = message.replace(self.typed, redact.MASK), None
+        return True
+
+
 def browser_signing_in_at(stack, login, password, users):
     """A ChromeBrowser class for HttpCase.browser_js that trusts the identity server's certificate
     (pinned, nothing else) and whose user signs in there as ``login``; each browser is put in ``users``."""
@@ -165,6 +180,9 @@ def browser_signing_in_at(stack, login, password, users):
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
+            # The DevTools frames are logged: the sign-in's code comes back in a URL, the password is typed.
+            self._logger.addFilter(redact.RedactCallbackQuery())
+            self._logger.addFilter(MaskTyped(password))
             user = IdentityServerUser(self, origin, login, password)
             users.append(user)
             user.start()
