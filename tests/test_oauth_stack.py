@@ -78,8 +78,9 @@ def post(stack, path, fields=None, body=None):
     return response.status, json.loads(text) if is_json else text
 
 
-def sign_in(stack, user=ALICE, provider="microsoft"):
-    return query(stack.oauth_sign_in(authorize_url(stack, provider, login_hint=user[0]), *user))["code"]
+def sign_in(stack, user=ALICE, provider="microsoft", **overrides):
+    url = authorize_url(stack, provider, login_hint=user[0], **overrides)
+    return query(stack.oauth_sign_in(url, *user))["code"]
 
 
 def redeem(stack, code, path=MICROSOFT + "token", **overrides):
@@ -195,7 +196,7 @@ def test_code_token_refresh_then_xoauth2_smtp_and_imap(stack):
 
 
 def test_starttls_submission_offers_xoauth2_and_google_paths_work(stack):
-    code = sign_in(stack, provider="google")
+    code = sign_in(stack, provider="google", access_type="offline", prompt="consent")
     status, body = redeem(stack, code, path="/google/token")
     assert status == 200, body
     assert "ext_expires_in" not in body
@@ -204,6 +205,13 @@ def test_starttls_submission_offers_xoauth2_and_google_paths_work(stack):
         client.starttls(context=stack.ssl_context())
         client.ehlo()
         assert client.auth("XOAUTH2", lambda challenge=None: xoauth2(ALICE[0], body["access_token"]))[0] == 235
+
+
+def test_google_gives_a_refresh_token_only_to_an_offline_request(stack):
+    status, body = redeem(stack, sign_in(stack, provider="google"), path="/google/token")
+    assert status == 200, body
+    assert body["access_token"]
+    assert "refresh_token" not in body
 
 
 # --- authorize errors -------------------------------------------------------------------------

@@ -81,6 +81,52 @@ class TestSignInFlow(OAuthCase):
 
 
 @tagged("post_install", "-at_install")
+class TestSignInWithGoogle(OAuthCase):
+    """A Gmail-like preset takes an app password or "Sign in with Google", against the identity server's
+    Google-shaped endpoints (a refresh token only for an offline request, as at Google)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        params = cls.env["ir.config_parameter"].sudo()
+        params.set_param("google_gmail_client_id", "mcl-odoo-google")
+        params.set_param("google_gmail_client_secret", CLIENT_SECRET)
+        params.set_param("mcl_mailbox.google_authorize_url", cls.stack.oauth_urls()["google_authorize"])
+        params.set_param("mcl_mailbox.google_token_url", cls.stack.oauth_urls()["google_token"])
+        cls.stack.oauth_register_client("mcl-odoo-google", CLIENT_SECRET, cls.base_url() + "/mcl_mailbox/oauth/callback")
+        cls.env["mcl.mailbox.provider"].create({
+            "name": "Local Gmail", "code": "local_gmail", "domains": "gmail.test",
+            "imap_host": "localhost", "imap_port": cls.ports["imaps"], "imap_encryption": "ssl",
+            "smtp_host": "localhost", "smtp_port": cls.ports["smtps"], "smtp_encryption": "ssl",
+            "auth_kind": "app_password", "oauth_service": "google",
+        })
+
+    def test_a_gmail_address_signs_in_with_google_and_its_email_leaves_from_it(self):
+        address, password = f"dr-{time.time_ns()}@gmail.test", f"{CLIENT_SECRET}-{time.time_ns()}"
+        self.stack.add_user(address, password)
+        form = self.oauth_form(self.doctor, address)
+        self.assertEqual((form.provider_auth_kind, form.sign_in_label), ("app_password", "Sign in with Google"),
+                         "an app password or the sign-in")
+        query = self.query(form.action_mcl_sign_in()["url"])
+        self.assertEqual((query["access_type"], query["prompt"], query["login_hint"]), ("offline", "consent", address))
+        self.assertIn("https://mail.google.com/", query["scope"].split())
+        self.sign_in(form, self.doctor, address, password)
+        self.assertEqual(form.signed_in_as, address)
+        action = form.action_test_and_save()
+        self.assertEqual(action.get("tag"), "display_notification", form.diagnosis)
+        mailbox = self.env["ir.mail_server"].sudo().search([("mcl_email", "=", address)])
+        self.assertTrue(self.stored_tokens(mailbox).refresh_token, "Google gave a refresh token: it can be renewed")
+
+        patient, patient_password = self.new_account()
+        with patch.object(oauth.time, "time", return_value=self.stored_tokens(mailbox).expires_at + 60):
+            mail = self.send_mail(self.doctor, address, patient, subject="Facture FAC/2026/00077")
+        self.assertEqual(mail.state, "sent", mail.failure_reason)
+        [received] = self.stack.fetch_messages(patient, patient_password)
+        self.assertEqual(received["Subject"], "Facture FAC/2026/00077")
+        self.assertIn(address, received["From"])
+
+
+@tagged("post_install", "-at_install")
 class TestSignInRefusals(OAuthCase):
     def test_declining_the_consent_is_explained_and_stores_nothing(self):
         address, password = self.new_outlook_account()

@@ -90,11 +90,13 @@ class Grants:
     def _revoked(self, record):
         return record["issued"] <= revocation(self.layout, record["login"]).get("revoked", 0)
 
-    def issue_code(self, client_id, redirect_uri, scope, login):
-        """A single-use code bound to the client, the redirect URI and the signed-in user."""
+    def issue_code(self, client_id, redirect_uri, scope, login, offline=True):
+        """A single-use code bound to the client, the redirect URI and the signed-in user; ``offline``:
+        its token answer carries a refresh token."""
         code = new_token("code")
         now = time.time()
-        record = dict(client_id=client_id, redirect_uri=redirect_uri, scope=scope, login=login, issued=now)
+        record = dict(client_id=client_id, redirect_uri=redirect_uri, scope=scope, login=login, issued=now,
+                      offline=offline)
         with self.lock:
             self.data["codes"][code] = {**record, "expires": now + CODE_LIFETIME, "used": False}
             self._save()

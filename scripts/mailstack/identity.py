@@ -276,7 +276,9 @@ class Handler(BaseHTTPRequestHandler):
             self.redirect_error(provider, params, refusal, login=login)
             return
         code = self.server.grants.issue_code(
-            params["client_id"], params["redirect_uri"], params.get("scope", ""), login
+            params["client_id"], params["redirect_uri"], params.get("scope", ""), login,
+            # Google issues a refresh token only to an offline request (Microsoft: scope offline_access).
+            offline=params.get("access_type") == "offline" if provider == "google" else True,
         )
         self.server.counters.bump("authorize_accepted")
         self.redirect(with_query(params["redirect_uri"], {"code": code, "state": params.get("state", "")}))
@@ -322,7 +324,7 @@ class Handler(BaseHTTPRequestHandler):
         if reason:
             return self.grant_error(provider, reason, record, redirect_uri=form.get("redirect_uri", ""))
         self.server.counters.bump("token_authorization_code")
-        return 200, self.tokens(provider, record, with_refresh=True)
+        return 200, self.tokens(provider, record, with_refresh=record.get("offline", True))
 
     def refresh_grant(self, provider, form):
         record, reason = self.server.grants.check_refresh(form.get("refresh_token", ""), form["client_id"])
