@@ -43,7 +43,7 @@ class McLMailboxOAuthMixin(models.AbstractModel):
     _description = "Mailbox Sign-in with Microsoft or Google"
 
     # Written only with the tokens it names: who could set it could have a typed password taken for tokens.
-    mcl_oauth_account = fields.Char(groups=fields.NO_ACCESS, copy=False)
+    mcl_oauth_account = fields.Char(string="Signed-in account", groups=fields.NO_ACCESS, copy=False)
     mcl_signed_in_as = fields.Char(string="Signed in as", compute="_compute_mcl_signed_in_as",
                                    help="The account whose sign-in this mailbox uses instead of a password.")
 

@@ -67,14 +67,14 @@ class McLMailboxSetup(models.TransientModel):
     provider_help_url = fields.Char(related="mcl_provider_id.help_url")
     provider_auth_kind = fields.Selection(related="mcl_provider_id.auth_kind")
     provider_oauth_service = fields.Selection(related="mcl_provider_id.oauth_service")
-    sign_in_ready = fields.Boolean(compute="_compute_sign_in", help="An administrator has entered the provider's "
+    sign_in_ready = fields.Boolean(string="Sign-in available", compute="_compute_sign_in", help="An administrator has entered the provider's "
                                    "application in Odoo's settings.")
-    sign_in_label = fields.Char(compute="_compute_sign_in")
+    sign_in_label = fields.Char(string="Sign-in button", compute="_compute_sign_in")
     signed_in_as = fields.Char(string="Signed in with", compute="_compute_signed_in_as")
-    back_from_sign_in = fields.Boolean(readonly=True, help="The form is open in the page the provider's sign-in "
+    back_from_sign_in = fields.Boolean(string="Back from the sign-in", readonly=True, help="The form is open in the page the provider's sign-in "
                                        "came back to, not in a dialog.")
-    mcl_oauth_nonce = fields.Char(groups=fields.NO_ACCESS, copy=False)
-    mcl_oauth_started = fields.Datetime(groups=fields.NO_ACCESS, copy=False)
+    mcl_oauth_nonce = fields.Char(string="Sign-in in progress", groups=fields.NO_ACCESS, copy=False)
+    mcl_oauth_started = fields.Datetime(string="Sign-in started on", groups=fields.NO_ACCESS, copy=False)
     diagnosis = fields.Text(string="Why the test failed", readonly=True)
     is_admin = fields.Boolean(compute="_compute_is_admin")
 
