@@ -20,6 +20,7 @@
         "data/res_partner_data.xml",
         "data/account_move_data.xml",
         "data/ir_mail_server_data.xml",
+        "data/outlook_demo_data.xml",
     ],
     "post_init_hook": "post_init_hook",
     "installable": True,

@@ -9,6 +9,10 @@
 #     nothing half-made), reuses it afterwards;
 #   - starts a small DNS server (127.0.0.1:10053) publishing the practice domain's SRV records,
 #     so that Prefill configures the secretary's custom-domain address by itself;
+#   - registers the demo application at the stack's identity server (https://localhost:10443), so
+#     that Dr Bernard connects her outlook.fr mailbox with "Sign in with Microsoft" (its client id and
+#     secret are in mcl_mailbox_demo/data/outlook_demo_data.xml), and pins web.base.url to
+#     http://localhost:8069 (MCL_DEMO_HTTP_PORT), where its redirect URI is;
 #   - serves Odoo in the foreground; Ctrl-C stops Odoo, the DNS server and the mail stack.
 # Extra arguments go to odoo-bin, e.g. `bash scripts/run_demo.sh -u mcl_mailbox`.
 # MCL_DEMO_RESET=1 drops and recreates the database.
@@ -38,7 +42,12 @@ PRACTICE_USERS=(
     "marc.dubois@cabinet-tilleuls.test:dubois-demo"
     "noreply@cabinet-tilleuls.test:noreply-demo"
     "secretariat@cabinet-tilleuls.test:secretariat-demo"
+    "helene.bernard@outlook.fr:bernard-demo"
 )
+# The demo application of "Sign in with Microsoft" (the same as Odoo's Outlook credentials in
+# mcl_mailbox_demo/data/outlook_demo_data.xml); its redirect URI is on web.base.url.
+OAUTH_CLIENT_ID=mcl-demo-practice
+OAUTH_CLIENT_SECRET=mcl-demo-practice-secret
 # No preset covers the practice's own domain: its DNS publishes the servers (RFC 6186 / 8314 SRV).
 DNS_PORT=10053
 DNS_RECORDS=(
@@ -121,6 +130,12 @@ kill -0 "$dns_pid" 2>/dev/null \
 mkdir -p "$MCL_RUN"
 echo "$dns_pid" > "$DNS_PIDFILE"  # for make stop, should this script be killed
 
+step "demo application $OAUTH_CLIENT_ID at the stack's identity server (https://localhost:$((STACK_PORT_BASE + 443)))"
+BASE_URL=http://localhost:$HTTP_PORT
+"${MAILSTACK[@]}" oauth-client --dir "$STACK" "$OAUTH_CLIENT_ID" "$OAUTH_CLIENT_SECRET" \
+    "$BASE_URL/mcl_mailbox/oauth/callback" >/dev/null \
+    || die "the demo application could not be registered at the identity server (above)"
+
 write_odoo_conf "$CONF" "$DB" "$HTTP_PORT" "$STACK"
 echo "mcl_mailbox_dns = 127.0.0.1:$DNS_PORT" >> "$CONF"
 
@@ -155,6 +170,14 @@ if [ "${MCL_DEMO_RESET:-0}" = 1 ] || ! demo_ready; then
     creating_db=
 fi
 
+# The redirect URI registered above is on this base URL: frozen, or an administrator logging in through
+# http://127.0.0.1:$HTTP_PORT would move it (Odoo follows the admin's URL) and the sign-in would fail.
+sql "insert into ir_config_parameter (key, value, create_uid, write_uid, create_date, write_date)
+     values ('web.base.url', '$BASE_URL', 1, 1, now() at time zone 'utc', now() at time zone 'utc'),
+            ('web.base.url.freeze', 'True', 1, 1, now() at time zone 'utc', now() at time zone 'utc')
+     on conflict (key) do update set value = excluded.value, write_date = excluded.write_date" \
+    || die "could not set web.base.url in $DB"
+
 step "starting Odoo on http://localhost:$HTTP_PORT (warnings and errors show below)"
 # A session of its own: Ctrl-C reaches this script only, which stops Odoo once, then the stack.
 setsid "$ODOO_PY" "$ODOO_HOME/odoo-bin" -c "$CONF" -d "$DB" --log-level=warn "$@" </dev/null &
@@ -176,6 +199,8 @@ cat <<BANNER
     Marc Dubois          kine.dubois / kine.dubois   (kinésithérapeute, has a mailbox)
     Sophie Laurent       secretariat / secretariat   (secretary, invoicing; sends Dr Martin's invoices
                                                       from Dr Martin's mailbox, as her delegate)
+    Dr Hélène Bernard    dr.bernard / dr.bernard     (médecin généraliste, outlook.fr: connects her mailbox
+                                                      herself with "Sign in with Microsoft")
 
   Mailboxes on the local mail stack (certificate authority: $STACK/ca.pem)
     IMAP  localhost:10993 (SSL/TLS)      SMTP  localhost:10465 (SSL/TLS), 10587 (STARTTLS)
@@ -185,6 +210,11 @@ cat <<BANNER
   Custom domain: log in as secretariat, Preferences > Boîtes mail > Ajouter une boîte mail,
     address secretariat@cabinet-tilleuls.test, click Pré-remplir: the settings come from the
     domain's DNS (SRV records); app password secretariat-demo, then Tester la connexion et enregistrer.
+  Sign in with Microsoft: log in as dr.bernard, Preferences > Boîtes mail > Ajouter une boîte mail,
+    address helene.bernard@outlook.fr, Pré-remplir, then the Microsoft sign-in button: the stack's
+    identity server (https://localhost:10443, accept its certificate or trust $STACK/ca.pem) asks for
+    helene.bernard@outlook.fr / bernard-demo, Accept; back in Odoo, Tester la connexion et enregistrer.
+    Without a browser: $ODOO_PY scripts/demo_oauth_check.py
   Read a patient's mailbox:
     python3 -c "import imaplib, ssl; m = imaplib.IMAP4_SSL('localhost', 10993, ssl_context=ssl.create_default_context(cafile='$STACK/ca.pem')); m.login('jeanne.petit@patients.test', '$PATIENT_PASSWORD'); m.select(); print(m.search(None, 'ALL'))"
 
