@@ -88,7 +88,10 @@ CREDENTIALS_ADVICE = {
     "app_password": _lt("Create a new app password (see the provider's steps) and paste it here; "
                         "check the login (%(login)s)."),
     "password": _lt("Check the login (%(login)s) and the password of the mailbox."),
-    "xoauth2": _lt("The sign-in worked but the server refused it: turn IMAP on in your mailbox settings (at "
-                   "Outlook.com: Settings > Mail > Forwarding and IMAP); for a work account, ask its administrator to "
-                   "allow IMAP and SMTP AUTH for your mailbox. Then test again."),
+    "xoauth2_microsoft": _lt("The sign-in worked but the server refused it: turn IMAP on in your mailbox settings (at "
+                             "Outlook.com: Settings > Mail > Forwarding and IMAP); for a work account, ask its "
+                             "administrator to allow IMAP and SMTP AUTH for your mailbox. Then test again."),
+    "xoauth2_google": _lt("The sign-in worked but the server refused it: turn IMAP on in Gmail (Settings > See all "
+                          "settings > Forwarding and POP/IMAP); for a Google Workspace account, ask its administrator "
+                          "to allow IMAP for your account. Then test again."),
 }

@@ -86,6 +86,7 @@ def test_the_authorization_url_asks_for_imap_smtp_and_a_refresh_token_for_the_ad
                                          "https://outlook.office.com/IMAP.AccessAsUser.All",
                                          "https://outlook.office.com/SMTP.Send"]
     assert (query["login_hint"], query["state"], query["response_type"]) == (["dr@outlook.fr"], ["7.nonce"], ["code"])
+    assert query["prompt"] == ["select_account"], "a Microsoft session open in a shared browser is not used unasked"
     google = urllib.parse.parse_qs(urllib.parse.urlsplit(oauth.authorization_url(
         "google", "https://accounts.example/auth", "app", "https://odoo.example/cb", "s", "dr@gmail.com")).query)
     assert (google["access_type"], google["prompt"]) == (["offline"], ["consent"])
@@ -198,6 +199,12 @@ def test_an_id_token_without_an_address_gives_no_account():
     assert oauth._account(id_token({"email": " Dr@Gmail.com "})) == "dr@gmail.com"
 
 
+@pytest.mark.parametrize("claimed", ["dr@outlook.fr\nWhat to do: call 0800", "dr @outlook.fr", "dr@out\u202elook.fr",
+                                     "no-at-sign", "a" * 65 + "@outlook.fr"])
+def test_an_id_token_naming_no_plain_address_gives_no_account(claimed):
+    assert oauth._account(id_token({"email": claimed})) == ""
+
+
 def test_the_xoauth2_string_is_the_documented_one():
     assert oauth.xoauth2("dr@outlook.fr", "tok") == "user=dr@outlook.fr\x01auth=Bearer tok\x01\x01"
 
@@ -224,6 +231,7 @@ def test_the_access_token_lifetime_is_read_within_bounds(token_server, client_co
 
 @pytest.mark.parametrize("answer", [
     {"access_token": "new", "expires_in": "soon"},
+    {"access_token": "new", "expires_in": float("inf")},
     {"access_token": "new\x01auth=Bearer x", "expires_in": 60},
     {"access_token": ["new"], "expires_in": 60},
     {"access_token": "new", "refresh_token": "line\r\nbreak", "expires_in": 60},

@@ -21,6 +21,8 @@ REFRESH_MARGIN = 300  # an access token closer than this to its expiry is refres
 DEFAULT_LIFETIME = 3600  # RFC 6749 5.1: expires_in is only recommended
 MAX_LIFETIME = 86400
 TOKEN_KIND = "mcl_mailbox.oauth"  # noqa: S105 (a marker, not a password)
+# An account as a diagnosis may show it: one address, no spaces, line breaks or bidi controls.
+_ADDRESS = re.compile(r"[^\s@\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]{1,64}@[^\s@\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]{1,255}")
 _TOKEN_TEXT = re.compile(r"[\x21-\x7e]{1,16384}")  # RFC 6750 2.1 b64token, and nothing a SASL line could split on
 
 CODES = (
@@ -48,7 +50,8 @@ SERVICES = {
         "microsoft",
         ("offline_access", "openid", "email", "https://outlook.office.com/IMAP.AccessAsUser.All",
          "https://outlook.office.com/SMTP.Send"),
-        (("response_mode", "query"),),
+        # select_account: a Microsoft session open in the browser (a shared computer) is not used unasked.
+        (("response_mode", "query"), ("prompt", "select_account")),
     ),
     # access_type and prompt: Google issues a refresh token only with both.
     "google": Service("google", ("openid", "email", "https://mail.google.com/"),
@@ -109,10 +112,10 @@ class Tokens:
             tokens = cls(data["access_token"], data["refresh_token"], int(data["expires_at"]), data["account"],
                          data["token_url"])
         except (AttributeError, KeyError, TypeError, ValueError):
-            raise OAuthError("oauth_grant_refused", "the stored sign-in cannot be read") from None
+            raise OAuthError("oauth_grant_refused", "") from None
         if not all(isinstance(value, str) for value in (tokens.account, tokens.token_url)) \
                 or not all(map(_is_token, (tokens.access_token, tokens.refresh_token))):
-            raise OAuthError("oauth_grant_refused", "the stored sign-in cannot be read")
+            raise OAuthError("oauth_grant_refused", "")
         return tokens
 
     def needs_refresh(self, now=None):
@@ -186,7 +189,7 @@ def _lifetime(expires_in):
         return DEFAULT_LIFETIME
     try:
         seconds = int(expires_in)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise OAuthError("oauth_unknown", f"the provider gave a lifetime that is not a number: {expires_in!r:.40}") \
             from None
     return max(0, min(seconds, MAX_LIFETIME))
@@ -248,7 +251,8 @@ def _account(id_token):
     if not isinstance(claims, dict):
         return ""
     address = claims.get("email") or claims.get("preferred_username") or ""
-    return address.strip().lower() if isinstance(address, str) else ""
+    address = address.strip().lower() if isinstance(address, str) else ""
+    return address if _ADDRESS.fullmatch(address) else ""
 
 
 def _scrubbed(text, secrets):

@@ -245,8 +245,7 @@ class IrMailServer(models.Model):
                 return _("Sign in again: the stored sign-in can no longer be used.")
             return _("Re-enter your app password: the stored one can no longer be used.")
         if not self._mcl_token_fits():
-            return _("Sign in again: the server settings changed since you signed in.") if signed_in \
-                else self._mcl_server_changed()
+            return self._mcl_server_changed()
         if self.mcl_consent_version != TERMS_VERSION:
             return _("The terms of use changed: open the mailbox and accept them again.")
         return self.sudo().mcl_last_error or False

@@ -248,9 +248,7 @@ class McLMailboxMixin(models.AbstractModel):
         return self.env._(cause) % params, self.env._(advice) % params
 
     def _mcl_credentials_kind(self):
-        """Which advice fits a refused login: 'xoauth2', 'app_password' or 'password'."""
-        if self._mcl_mechanism() == "xoauth2":
-            return "xoauth2"
+        """Which advice fits a refused login (a key of CREDENTIALS_ADVICE)."""
         return "app_password" if self.mcl_provider_id.auth_kind == "app_password" else "password"
 
     # ------------------------------------------------------------------

@@ -60,14 +60,24 @@ class McLMailboxOAuthMixin(models.AbstractModel):
     def _inverse_mcl_password(self):
         """A typed password replaces the sign-in."""
         typed = self.filtered(lambda record: vault.clean_app_password(record.mcl_password))
-        result = super()._inverse_mcl_password()
-        typed.sudo().mcl_oauth_account = False
-        return result
+        typed.sudo().mcl_oauth_account = False  # first: the password is sealed as a password's binding says
+        return super()._inverse_mcl_password()
 
     def _mcl_mechanism(self):
         """How this record logs in: 'xoauth2' with tokens, else 'password'."""
         self.ensure_one()
         return "xoauth2" if self._mcl_oauth_account() else "password"
+
+    def _mcl_server_changed(self):
+        if self._mcl_oauth_account():
+            return self.env._("The server settings changed since you signed in: click “Sign in with %s” again.",
+                              SERVICE_NAMES.get(self._mcl_oauth_service()) or "Microsoft")
+        return super()._mcl_server_changed()
+
+    def _mcl_credentials_kind(self):
+        if self._mcl_mechanism() == "xoauth2":
+            return f"xoauth2_{self._mcl_oauth_service() or 'microsoft'}"
+        return super()._mcl_credentials_kind()
 
     def _mcl_login_secret(self, *endpoints, force_refresh=False):
         """An access token valid for a few minutes at least, refreshed first if need be (or if the
@@ -98,10 +108,9 @@ class McLMailboxOAuthMixin(models.AbstractModel):
         app = self._mcl_oauth_app(service)
         try:
             if not app:
-                raise oauth.OAuthError("oauth_app_refused", "no application is configured in Odoo's settings")
-            if tokens.token_url != app.token_url:
-                raise oauth.OAuthError("oauth_grant_refused", "the sign-in was given by another token URL than "
-                                                              "the one now in Odoo's settings")
+                raise oauth.OAuthError("oauth_app_refused", "")
+            if tokens.token_url != app.token_url:  # the identity server in Odoo's settings changed
+                raise oauth.OAuthError("oauth_grant_refused", "")
             fresh = oauth.refresh(service, tokens, (app.client_id, app.client_secret), self._mcl_ssl_context(),
                                   self._mcl_timeout())
         except oauth.OAuthError as error:
@@ -119,7 +128,7 @@ class McLMailboxOAuthMixin(models.AbstractModel):
 
     def _mcl_explain_oauth(self, code, reply, **params):
         """A sign-in problem in plain words: the cause, what to do, the provider's reply."""
-        service = SERVICE_NAMES.get(self._mcl_oauth_service(), "")
+        service = SERVICE_NAMES.get(self._mcl_oauth_service()) or self.env._("the provider")
         params = dict(params, service=service)
         cause, advice = (self.env._(text) % params for text in DIAGNOSES.get(code, UNKNOWN))
         lines = [self.env._("Sign-in with %(service)s: %(cause)s", service=service, cause=cause),

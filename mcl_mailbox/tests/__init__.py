@@ -32,3 +32,4 @@ from . import test_patient_replies_review
 from . import test_reliability_review
 from . import test_mailbox_oauth
 from . import test_oauth_review
+from . import test_oauth_attacks

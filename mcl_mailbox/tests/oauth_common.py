@@ -1,4 +1,4 @@
-"""Sign-in with Microsoft against the local identity server of the mail stack (scripts/mailstack)."""
+"""Sign-in with Microsoft (and Google) against the local identity server of the mail stack (scripts/mailstack)."""
 
 import base64
 import hashlib
@@ -24,6 +24,7 @@ _logger = logging.getLogger(__name__)
 OAUTH_DOMAIN = "outlook.test"
 CLIENT_ID = "mcl-odoo-practice"
 CLIENT_SECRET = f"{SECRET_MARKER}-client-secret"
+GOOGLE_CLIENT_ID = "mcl-odoo-google"
 
 
 class OAuthMixin:
@@ -100,6 +101,34 @@ class OAuthMixin:
     @staticmethod
     def query(url):
         return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+class GoogleMixin:
+    """Google's application configured too, and a Gmail-like preset on the local stack."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        params = cls.env["ir.config_parameter"].sudo()
+        params.set_param("google_gmail_client_id", GOOGLE_CLIENT_ID)
+        params.set_param("google_gmail_client_secret", CLIENT_SECRET)
+        params.set_param("mcl_mailbox.google_authorize_url", cls.stack.oauth_urls()["google_authorize"])
+        params.set_param("mcl_mailbox.google_token_url", cls.stack.oauth_urls()["google_token"])
+        cls.stack.oauth_register_client(GOOGLE_CLIENT_ID, CLIENT_SECRET, cls.base_url() + CALLBACK_PATH)
+        cls.gmail = cls.env["mcl.mailbox.provider"].create({
+            "name": "Local Gmail", "code": "local_gmail", "domains": "gmail.test",
+            "imap_host": "localhost", "imap_port": cls.ports["imaps"], "imap_encryption": "ssl",
+            "smtp_host": "localhost", "smtp_port": cls.ports["smtps"], "smtp_encryption": "ssl",
+            "auth_kind": "app_password", "oauth_service": "google",
+        })
+
+    def new_gmail_account(self):
+        address, password = f"dr-{uuid.uuid4().hex[:10]}@gmail.test", f"{SECRET_MARKER}{uuid.uuid4().hex[:10]}"
+        self.stack.add_user(address, password)
+        return address, password
+
+    def gmail_form(self, user, address, **values):
+        return self.oauth_form(user, address, **values)  # Prefill picks Local Gmail from gmail.test
 
 
 class OAuthCase(OAuthMixin, MailboxCase, HttpCase):

@@ -106,6 +106,29 @@ class McLMailboxSetup(models.TransientModel):
     def _mcl_sealed_holder(self):
         return self.create_uid.id
 
+    def _mcl_sealed_endpoints(self):
+        """A password typed here goes to the servers its author types; a sign-in's tokens only to the
+        servers the form had when the sign-in came back."""
+        if not self._mcl_oauth_account():
+            return []
+        login = (self.login or "").strip()
+        return [probe.Endpoint((self.imap_host or "").strip(), self.imap_port, self.imap_encryption, login, ""),
+                probe.Endpoint((self.smtp_host or "").strip(), self.smtp_port, self.smtp_encryption, login, "")]
+
+    def write(self, vals):
+        """Another provider voids the sign-in made with the previous one (and one under way)."""
+        moved = self.filtered(lambda form: "mcl_provider_id" in vals and form.mcl_provider_id.id != vals["mcl_provider_id"])
+        result = super().write(vals)
+        moved._mcl_forget_sign_in()
+        return result
+
+    def _mcl_forget_sign_in(self):
+        for form in self.sudo():
+            values = {"mcl_oauth_nonce": False, "mcl_oauth_started": False}
+            if form._mcl_oauth_account():
+                values.update(mcl_oauth_account=False, mcl_password_token=False)
+            form.write(values)
+
     def _mcl_mechanism(self):
         """The form's own secret decides; without one, the mailbox's stored one is tested."""
         if self._mcl_token() or not self.mail_server_id:
@@ -277,14 +300,31 @@ class McLMailboxSetup(models.TransientModel):
             raise UserError(_("Only an administrator can choose a connection without encryption."))
         email, mailbox = self._normalized_email(), self.mail_server_id.sudo()
         self._check_signed_in_as(email)
+        self._check_sign_in_servers()
         if email != mailbox.mcl_email:  # a colleague taking the address later must not lock the owner out
             self.env["ir.mail_server"]._mcl_check_address(email, mailbox.owner_user_id or self.env.user)
+        self._check_address_free(email, mailbox)
 
     def _check_signed_in_as(self, email):
         """A sign-in connects only the account it was made with."""
         account = self.signed_in_as
         if self._mcl_mechanism() == "xoauth2" and account != email:
             raise UserError(self._mcl_explain_oauth("oauth_wrong_account", "", account=account, email=email))
+
+    def _check_sign_in_servers(self):
+        """A sign-in's tokens go only to the servers of the provider signed in with (its preset)."""
+        if self._mcl_mechanism() != "xoauth2":
+            return
+        provider = self.mcl_provider_id
+        preset = (provider.imap_host, provider.imap_port, provider.imap_encryption,
+                  provider.smtp_host, provider.smtp_port, provider.smtp_encryption)
+        typed = ((self.imap_host or "").strip(), self.imap_port, self.imap_encryption,
+                 (self.smtp_host or "").strip(), self.smtp_port, self.smtp_encryption)
+        if not provider.oauth_service or typed != preset:
+            raise UserError(_("A sign-in with %(service)s connects only to the servers of %(provider)s: click "
+                              "Prefill to put them back, or type an app password for other servers.",
+                              service=SERVICE_NAMES.get(provider.oauth_service, provider.name or ""),
+                              provider=provider.name or ""))
 
     def _mcl_run_checks(self, imap_endpoint, smtp_endpoint, mail_from):
         """Connect each side to the address its name was checked for (see ``_mcl_pinned``)."""
@@ -333,7 +373,7 @@ class McLMailboxSetup(models.TransientModel):
         """The password typed here or the tokens of the sign-in done here, else the mailbox's stored
         ones, if its servers and login are those of this form (the mailbox refuses otherwise)."""
         if self._mcl_token():
-            return self._mcl_login_secret()
+            return self._mcl_login_secret(*self._endpoints(""))
         if self.mail_server_id.mcl_has_password:
             return self.mail_server_id._mcl_login_secret(*self._endpoints(""))
         if self.mcl_provider_id.auth_kind == "oauth":
@@ -398,7 +438,7 @@ class McLMailboxSetup(models.TransientModel):
         if self._mcl_mechanism() != "xoauth2":
             return None
         if self._mcl_token():
-            return self._mcl_oauth_tokens()
+            return self._mcl_oauth_tokens(*self._endpoints(""))
         return self.mail_server_id._mcl_oauth_tokens(*self._endpoints(""))
 
     def _check_address_free(self, email, mailbox):
@@ -423,6 +463,7 @@ class McLMailboxSetup(models.TransientModel):
         app = service and self._mcl_oauth_app(service)
         if not app:
             raise UserError(self._sign_in_not_configured(service))
+        self._apply_provider(self.mcl_provider_id)  # the tokens are sealed to its servers
         nonce = secrets.token_urlsafe(32)
         self.sudo().write({"mcl_oauth_nonce": nonce, "mcl_oauth_started": fields.Datetime.now()})
         url = oauth.authorization_url(service, app.authorize_url, app.client_id, self._mcl_oauth_redirect_uri(),
@@ -473,6 +514,9 @@ class McLMailboxSetup(models.TransientModel):
         except oauth.OAuthError as failure:
             self.diagnosis = self._mcl_explain_oauth(failure.code, failure.reply, **failure.params)
             return
+        except UserError as failure:
+            self.diagnosis = failure.args[0]
+            return
         email = email_normalize(self.email or "")
         if tokens.account != email:
             self.diagnosis = self._mcl_explain_oauth("oauth_wrong_account", "", account=tokens.account or "?",
@@ -486,6 +530,6 @@ class McLMailboxSetup(models.TransientModel):
         service = self._mcl_oauth_service()
         app = self._mcl_oauth_app(service)
         if not app:
-            raise oauth.OAuthError("oauth_app_refused", "no application is configured in Odoo's settings")
+            raise UserError(self._sign_in_not_configured(service))
         return oauth.redeem_code(service, app.token_url, (app.client_id, app.client_secret), code,
                                  self._mcl_oauth_redirect_uri(), self._mcl_ssl_context(), self._mcl_timeout())
