@@ -115,12 +115,7 @@ class GoogleMixin:
         params.set_param("mcl_mailbox.google_authorize_url", cls.stack.oauth_urls()["google_authorize"])
         params.set_param("mcl_mailbox.google_token_url", cls.stack.oauth_urls()["google_token"])
         cls.stack.oauth_register_client(GOOGLE_CLIENT_ID, CLIENT_SECRET, cls.base_url() + CALLBACK_PATH)
-        cls.gmail = cls.env["mcl.mailbox.provider"].create({
-            "name": "Local Gmail", "code": "local_gmail", "domains": "gmail.test",
-            "imap_host": "localhost", "imap_port": cls.ports["imaps"], "imap_encryption": "ssl",
-            "smtp_host": "localhost", "smtp_port": cls.ports["smtps"], "smtp_encryption": "ssl",
-            "auth_kind": "app_password", "oauth_service": "google",
-        })
+        cls.gmail = cls.local_gmail_preset()
 
     def new_gmail_account(self):
         address, password = f"dr-{uuid.uuid4().hex[:10]}@gmail.test", f"{SECRET_MARKER}{uuid.uuid4().hex[:10]}"
@@ -133,6 +128,16 @@ class GoogleMixin:
 
 class OAuthCase(OAuthMixin, MailboxCase, HttpCase):
     """A MailboxCase with the sign-in set up."""
+
+    @classmethod
+    def local_gmail_preset(cls):
+        """A Gmail-like preset on the local stack: an app password, or "Sign in with Google"."""
+        return cls.env["mcl.mailbox.provider"].create({
+            "name": "Local Gmail", "code": "local_gmail", "domains": "gmail.test",
+            "imap_host": "localhost", "imap_port": cls.ports["imaps"], "imap_encryption": "ssl",
+            "smtp_host": "localhost", "smtp_port": cls.ports["smtps"], "smtp_encryption": "ssl",
+            "auth_kind": "app_password", "oauth_service": "google",
+        })
 
 
 def spki_pin(certificate_path):

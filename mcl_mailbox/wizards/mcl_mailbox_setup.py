@@ -67,12 +67,13 @@ class McLMailboxSetup(models.TransientModel):
     provider_help_url = fields.Char(related="mcl_provider_id.help_url")
     provider_auth_kind = fields.Selection(related="mcl_provider_id.auth_kind")
     provider_oauth_service = fields.Selection(related="mcl_provider_id.oauth_service")
-    sign_in_ready = fields.Boolean(string="Sign-in available", compute="_compute_sign_in", help="An administrator has entered the provider's "
-                                   "application in Odoo's settings.")
+    sign_in_ready = fields.Boolean(string="Sign-in available", compute="_compute_sign_in",
+                                   help="An administrator has entered the provider's application in Odoo's settings.")
     sign_in_label = fields.Char(string="Sign-in button", compute="_compute_sign_in")
     signed_in_as = fields.Char(string="Signed in with", compute="_compute_signed_in_as")
-    back_from_sign_in = fields.Boolean(string="Back from the sign-in", readonly=True, help="The form is open in the page the provider's sign-in "
-                                       "came back to, not in a dialog.")
+    back_from_sign_in = fields.Boolean(string="Back from the sign-in", readonly=True,
+                                       help="The form is open in the page the provider's sign-in came back to, "
+                                            "not in a dialog.")
     mcl_oauth_nonce = fields.Char(string="Sign-in in progress", groups=fields.NO_ACCESS, copy=False)
     mcl_oauth_started = fields.Datetime(string="Sign-in started on", groups=fields.NO_ACCESS, copy=False)
     diagnosis = fields.Text(string="Why the test failed", readonly=True)
@@ -109,15 +110,12 @@ class McLMailboxSetup(models.TransientModel):
     def _mcl_sealed_endpoints(self):
         """A password typed here goes to the servers its author types; a sign-in's tokens only to the
         servers the form had when the sign-in came back."""
-        if not self._mcl_oauth_account():
-            return []
-        login = (self.login or "").strip()
-        return [probe.Endpoint((self.imap_host or "").strip(), self.imap_port, self.imap_encryption, login, ""),
-                probe.Endpoint((self.smtp_host or "").strip(), self.smtp_port, self.smtp_encryption, login, "")]
+        return list(self._endpoints("")) if self._mcl_oauth_account() else []
 
     def write(self, vals):
         """Another provider voids the sign-in made with the previous one (and one under way)."""
-        moved = self.filtered(lambda form: "mcl_provider_id" in vals and form.mcl_provider_id.id != vals["mcl_provider_id"])
+        moved = self.filtered(lambda form: "mcl_provider_id" in vals
+                              and form.mcl_provider_id.id != vals["mcl_provider_id"])
         result = super().write(vals)
         moved._mcl_forget_sign_in()
         return result
@@ -381,11 +379,11 @@ class McLMailboxSetup(models.TransientModel):
         raise UserError(_("Type the app password of the mailbox."))
 
     def _endpoints(self, password):
-        login, mechanism = self.login.strip(), self._mcl_mechanism()
+        login, mechanism = (self.login or "").strip(), self._mcl_mechanism()
         return (
-            probe.Endpoint(self.imap_host.strip(), self.imap_port, self.imap_encryption, login, password,
+            probe.Endpoint((self.imap_host or "").strip(), self.imap_port, self.imap_encryption, login, password,
                            mechanism=mechanism),
-            probe.Endpoint(self.smtp_host.strip(), self.smtp_port, self.smtp_encryption, login, password,
+            probe.Endpoint((self.smtp_host or "").strip(), self.smtp_port, self.smtp_encryption, login, password,
                            mechanism=mechanism),
         )
 
